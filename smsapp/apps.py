@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class SmsappConfig(AppConfig):
+    name = "smsapp"
+    verbose_name = "SMS / MMS"
+    default_auto_field = "django.db.models.BigAutoField"

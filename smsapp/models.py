@@ -1,0 +1,189 @@
+"""The local mirror of the Twilio account, and the rules that belong to its records."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class Phone(models.Model):
+    """One of the account's Twilio numbers (an IncomingPhoneNumber)."""
+
+    sid = models.CharField("SID", max_length=34, unique=True)
+    phone_number = models.CharField(max_length=20, help_text="E.164, e.g. +15551234567")
+    friendly_name = models.CharField(max_length=255, blank=True)
+    sms = models.BooleanField("SMS", default=False)
+    mms = models.BooleanField("MMS", default=False)
+    voice = models.BooleanField(default=False)
+    fax = models.BooleanField(default=False)
+    status = models.CharField(max_length=32, blank=True)
+    sms_url = models.CharField("SMS webhook URL", max_length=1024, blank=True)
+    sms_method = models.CharField("SMS webhook method", max_length=4, default="POST")
+    status_callback = models.CharField(max_length=1024, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["phone_number"]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.phone_number} ({self.friendly_name})"
+            if self.friendly_name
+            else self.phone_number
+        )
+
+    @property
+    def capabilities(self) -> dict[str, bool]:
+        return {"fax": self.fax, "mms": self.mms, "sms": self.sms, "voice": self.voice}
+
+
+class Message(models.Model):
+    """One SMS or MMS, as Twilio knows it."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound"
+        OUTBOUND_API = "outbound-api"
+        OUTBOUND_CALL = "outbound-call"
+        OUTBOUND_REPLY = "outbound-reply"
+
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted"
+        SCHEDULED = "scheduled"
+        QUEUED = "queued"
+        SENDING = "sending"
+        SENT = "sent"
+        DELIVERED = "delivered"
+        READ = "read"
+        FAILED = "failed"
+        UNDELIVERED = "undelivered"
+        CANCELED = "canceled"
+        PARTIALLY_DELIVERED = "partially_delivered"
+        RECEIVING = "receiving"
+        RECEIVED = "received"
+
+    sid = models.CharField("SID", max_length=34, unique=True)
+    account_sid = models.CharField(max_length=34, blank=True)
+    messaging_service_sid = models.CharField(max_length=34, blank=True)
+    direction = models.CharField(max_length=16, choices=Direction.choices)
+    from_number = models.CharField("from", max_length=64)
+    to_number = models.CharField("to", max_length=64)
+    body = models.TextField(blank=True)
+    status = models.CharField(max_length=24, choices=Status.choices)
+    error_code = models.IntegerField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    num_media = models.PositiveIntegerField(default=0)
+    num_segments = models.PositiveIntegerField(default=1)
+    price = models.CharField(
+        max_length=16, blank=True, help_text="As Twilio gives it, e.g. -0.00790"
+    )
+    price_unit = models.CharField(max_length=8, blank=True)
+    date_created = models.DateTimeField()
+    date_sent = models.DateTimeField(null=True, blank=True)
+    date_updated = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-date_created", "-id"]
+        indexes = [
+            # message_list/<number>/from and the page's Log ("sent from this number"),
+            # newest first; -id breaks ties between messages created in the same second.
+            models.Index(
+                fields=["from_number", "-date_created", "-id"], name="message_from_newest"
+            ),
+            # message_list/<number>/to ("received by this number"), newest first.
+            models.Index(fields=["to_number", "-date_created", "-id"], name="message_to_newest"),
+            # sync_twilio's incremental start: the newest mirrored date_sent.
+            models.Index(fields=["-date_sent"], name="message_date_sent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.sid} {self.from_number} → {self.to_number} ({self.status})"
+
+
+class Media(models.Model):
+    """One attachment of an MMS. `file` holds the bytes once fetched (Django's storage)."""
+
+    sid = models.CharField("SID", max_length=34, unique=True)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="media")
+    content_type = models.CharField(max_length=128, blank=True)
+    uri = models.CharField("Twilio URI", max_length=512, blank=True)
+    file = models.FileField(upload_to="mms/%Y/%m/", blank=True)
+    date_created = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "media"
+        ordering = ["date_created", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.sid} ({self.content_type or 'unknown type'})"
+
+
+class StatusEvent(models.Model):
+    """Every status callback Twilio sent, kept so the delivery history is never lost.
+
+    `message` points at Message.sid without a database constraint: Twilio may call back
+    for a message the mirror has not seen yet, and the event must still be stored.
+    """
+
+    message = models.ForeignKey(
+        Message,
+        to_field="sid",
+        db_column="message_sid",
+        db_constraint=False,
+        on_delete=models.DO_NOTHING,
+        related_name="status_events",
+    )
+    status = models.CharField(max_length=24)
+    error_code = models.IntegerField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["received_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.message_id}: {self.status}"
+
+
+class AutoReplyRule(models.Model):
+    """How the app answers an inbound message. The first active rule by priority that
+    matches gives the reply."""
+
+    class MatchKind(models.TextChoices):
+        CONTAINS = "contains", "Body contains the text"
+        EXACT = "exact", "Body is exactly the text"
+        STARTS_WITH = "starts_with", "Body starts with the text"
+        ANY = "any", "Any body (fallback)"
+
+    name = models.CharField(max_length=100)
+    match_kind = models.CharField(max_length=16, choices=MatchKind.choices)
+    pattern = models.CharField(
+        max_length=255, blank=True, help_text="Compared case-insensitively, ignoring outer spaces."
+    )
+    reply_text = models.TextField()
+    media_url = models.URLField(blank=True, help_text="Optional image sent with the reply (MMS).")
+    priority = models.PositiveIntegerField(default=100, help_text="Lower numbers are tried first.")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["priority", "id"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="autoreplyrule_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def matches(self, body: str) -> bool:
+        text = body.strip().casefold()
+        pattern = self.pattern.strip().casefold()
+        match self.match_kind:
+            case self.MatchKind.CONTAINS:
+                return pattern in text
+            case self.MatchKind.EXACT:
+                return text == pattern
+            case self.MatchKind.STARTS_WITH:
+                return text.startswith(pattern)
+            case self.MatchKind.ANY:
+                return True
+        return False

@@ -1,0 +1,26 @@
+"""Settings for the test suite: the app's own, with fake Twilio credentials so no test can
+reach a real account (HTTP is mocked with `responses` anyway), and fast password hashing."""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
+
+from project.settings import *  # noqa: E402, F403
+
+TWILIO_ACCOUNT_SID = "AC" + "0" * 32
+TWILIO_API_KEY = "SK" + "1" * 32
+TWILIO_API_SECRET = "test-api-secret"
+TWILIO_AUTH_TOKEN = "test-auth-token"
+TWILIO_RETRY_BACKOFF = 0.0
+TWILIO_VALIDATE_WEBHOOKS = True
+PUBLIC_BASE_URL = "https://sms.example.org"
+CANVAS_LAUNCH_KEY = "test-canvas-launch-key-0123456789abcdef"
+CANVAS_ORIGIN = "https://clinic.canvasmedical.com"
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = tempfile.mkdtemp(prefix="smsapp-test-media-")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
