@@ -7,6 +7,10 @@ from functools import wraps
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+# The original Canvas plugin's public path: the JSON API and the Twilio webhooks live under
+# it, so a proxy or the plugin can forward paths unchanged.
+API_PREFIX = "plugin-io/api/twilio_sms_mms/"
+
 
 def json_error(information: str, status: int, fields: dict[str, str] | None = None) -> JsonResponse:
     """The API's only error shape: `information` (the original plugin's key, one sentence a

@@ -1,6 +1,6 @@
 """Every route of the app. Each view module keeps its own `urlpatterns`; the JSON API and
-the webhooks live under the original Canvas plugin's public prefix (see API_PREFIX in
-smsapp.api), so a proxy or the plugin can forward paths unchanged."""
+the webhooks live under the original Canvas plugin's public prefix (API_PREFIX in
+smsapp.http), so a proxy or the plugin can forward paths unchanged."""
 
 from smsapp import api, embed, pages, webhooks
 
