@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models.functions import Lower
+from django.utils import timezone
 
 
 class Phone(models.Model):
@@ -37,6 +38,25 @@ class Phone(models.Model):
         return {"fax": self.fax, "mms": self.mms, "sms": self.sms, "voice": self.voice}
 
 
+class MessageQuerySet(models.QuerySet):
+    def advance_status(
+        self, *, sid: str, status: str, error_code: int | None = None, error_message: str = ""
+    ) -> bool:
+        """Move message `sid` to `status` if that is a step forward; True if it moved.
+
+        One conditional UPDATE, so concurrent callbacks for the same message cannot undo
+        each other: the database re-checks the WHERE clause on the row it locks, where a
+        read-modify-write in Python would let a late `sent` overwrite `delivered`.
+        """
+        moved = self.filter(sid=sid, status__in=Message.statuses_before(status)).update(
+            status=status,
+            error_code=error_code,
+            error_message=error_message,
+            date_updated=timezone.now(),
+        )
+        return moved > 0
+
+
 class Message(models.Model):
     """One SMS or MMS, as Twilio knows it."""
 
@@ -60,6 +80,30 @@ class Message(models.Model):
         PARTIALLY_DELIVERED = "partially_delivered"
         RECEIVING = "receiving"
         RECEIVED = "received"
+
+    # Status ordering (DESIGN.md): a status only moves to a higher rank. Twilio does not
+    # promise callbacks in order, so a late `sent` must never overwrite `delivered`.
+    # partially_delivered (a group send) sits between sent and delivered. Inbound
+    # messages have their own short chain; the two chains never meet in practice.
+    STATUS_RANK = {
+        "": 0,  # a row mirrored before Twilio gave it a status
+        Status.ACCEPTED: 1,
+        Status.SCHEDULED: 1,
+        Status.QUEUED: 1,
+        Status.SENDING: 2,
+        Status.SENT: 3,
+        Status.PARTIALLY_DELIVERED: 4,
+        Status.DELIVERED: 5,
+        Status.READ: 6,
+        Status.RECEIVING: 1,
+        Status.RECEIVED: 2,
+    }
+    # Final: nothing moves a message out of these, and they override every other status.
+    # Between two different finals the first one stored wins (Twilio does not send two
+    # for one message; if it ever did, the earlier is the one staff already saw).
+    FINAL_STATUSES = frozenset({Status.FAILED, Status.UNDELIVERED, Status.CANCELED})
+
+    objects = MessageQuerySet.as_manager()
 
     sid = models.CharField("SID", max_length=34, unique=True)
     account_sid = models.CharField(max_length=34, blank=True)
@@ -91,12 +135,39 @@ class Message(models.Model):
             ),
             # message_list/<number>/to ("received by this number"), newest first.
             models.Index(fields=["to_number", "-date_created", "-id"], name="message_to_newest"),
+            # conversation/<number>/<counterpart> (smsapp.messaging.conversation_page): one
+            # range scan per direction (A→B, then B→A), merged newest first.
+            models.Index(
+                fields=["from_number", "to_number", "-date_created", "-id"],
+                name="message_pair_newest",
+            ),
             # sync_twilio's incremental start: the newest mirrored date_sent.
             models.Index(fields=["-date_sent"], name="message_date_sent"),
         ]
 
     def __str__(self) -> str:
         return f"{self.sid} {self.from_number} → {self.to_number} ({self.status})"
+
+    @classmethod
+    def is_known_status(cls, status: str) -> bool:
+        return status in cls.STATUS_RANK or status in cls.FINAL_STATUSES
+
+    @classmethod
+    def statuses_before(cls, status: str) -> list[str]:
+        """The statuses a message may move from to reach `status` (none for an unknown
+        word: a message is never moved to a status we cannot place)."""
+        if status in cls.FINAL_STATUSES:
+            return list(cls.STATUS_RANK)
+        if status not in cls.STATUS_RANK:
+            return []
+        rank = cls.STATUS_RANK[status]
+        return [s for s, r in cls.STATUS_RANK.items() if r < rank]
+
+    @classmethod
+    def may_move(cls, current: str, new: str) -> bool:
+        """The ordering rule as a predicate, for readers and tests; the database applies
+        the same rule through statuses_before() in advance_status()."""
+        return current in cls.statuses_before(new)
 
 
 class Media(models.Model):
@@ -145,9 +216,25 @@ class StatusEvent(models.Model):
         return f"{self.message_id}: {self.status}"
 
 
+class AutoReplyRuleQuerySet(models.QuerySet):
+    def reply_for(self, body: str) -> AutoReplyRule | None:
+        """The rule that answers an inbound `body`: none for an opt-out word (Twilio
+        answers those itself and the patient asked us to stop), otherwise the first
+        active rule by priority that matches."""
+        if body.strip().upper() in AutoReplyRule.OPT_OUT_WORDS:
+            return None
+        # A handful of rules: matching in Python keeps every match kind in one place.
+        return next((r for r in self.filter(is_active=True) if r.matches(body)), None)
+
+
 class AutoReplyRule(models.Model):
     """How the app answers an inbound message. The first active rule by priority that
     matches gives the reply."""
+
+    # Twilio's default opt-out keywords; it answers them itself and blocks our replies.
+    OPT_OUT_WORDS = frozenset(
+        {"STOP", "UNSUBSCRIBE", "END", "QUIT", "STOPALL", "REVOKE", "OPTOUT", "CANCEL"}
+    )
 
     class MatchKind(models.TextChoices):
         CONTAINS = "contains", "Body contains the text"
@@ -170,6 +257,8 @@ class AutoReplyRule(models.Model):
         constraints = [
             models.UniqueConstraint(Lower("name"), name="autoreplyrule_unique_name"),
         ]
+
+    objects = AutoReplyRuleQuerySet.as_manager()
 
     def __str__(self) -> str:
         return self.name
