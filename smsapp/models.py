@@ -84,7 +84,7 @@ class Message(models.Model):
     # Status ordering (DESIGN.md): a status only moves to a higher rank. Twilio does not
     # promise callbacks in order, so a late `sent` must never overwrite `delivered`.
     # partially_delivered (a group send) sits between sent and delivered. Inbound
-    # messages have their own short chain; the two chains never meet in practice.
+    # messages have their own chain (receiving < received): neither moves to the other's.
     STATUS_RANK = {
         "": 0,  # a row mirrored before Twilio gave it a status
         Status.ACCEPTED: 1,
@@ -102,8 +102,7 @@ class Message(models.Model):
     # Between two different finals the first one stored wins (Twilio does not send two
     # for one message; if it ever did, the earlier is the one staff already saw).
     FINAL_STATUSES = frozenset({Status.FAILED, Status.UNDELIVERED, Status.CANCELED})
-
-    objects = MessageQuerySet.as_manager()
+    INBOUND_STATUSES = frozenset({Status.RECEIVING, Status.RECEIVED})
 
     sid = models.CharField("SID", max_length=34, unique=True)
     account_sid = models.CharField(max_length=34, blank=True)
@@ -124,6 +123,8 @@ class Message(models.Model):
     date_created = models.DateTimeField()
     date_sent = models.DateTimeField(null=True, blank=True)
     date_updated = models.DateTimeField(null=True, blank=True)
+
+    objects = MessageQuerySet.as_manager()
 
     class Meta:
         ordering = ["-date_created", "-id"]
@@ -160,8 +161,12 @@ class Message(models.Model):
             return list(cls.STATUS_RANK)
         if status not in cls.STATUS_RANK:
             return []
-        rank = cls.STATUS_RANK[status]
-        return [s for s, r in cls.STATUS_RANK.items() if r < rank]
+        rank, inbound = cls.STATUS_RANK[status], status in cls.INBOUND_STATUSES
+        return [
+            s
+            for s, r in cls.STATUS_RANK.items()
+            if r < rank and (s == "" or (s in cls.INBOUND_STATUSES) == inbound)
+        ]
 
     @classmethod
     def may_move(cls, current: str, new: str) -> bool:
@@ -252,13 +257,13 @@ class AutoReplyRule(models.Model):
     priority = models.PositiveIntegerField(default=100, help_text="Lower numbers are tried first.")
     is_active = models.BooleanField(default=True)
 
+    objects = AutoReplyRuleQuerySet.as_manager()
+
     class Meta:
         ordering = ["priority", "id"]
         constraints = [
             models.UniqueConstraint(Lower("name"), name="autoreplyrule_unique_name"),
         ]
-
-    objects = AutoReplyRuleQuerySet.as_manager()
 
     def __str__(self) -> str:
         return self.name
