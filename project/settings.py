@@ -74,6 +74,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "smsapp",
+    "twilio_sandbox",
 ]
 
 MIDDLEWARE = [
@@ -184,6 +185,29 @@ TWILIO_MAX_RETRIES = _number("TWILIO_MAX_RETRIES", 3, int)
 TWILIO_RETRY_BACKOFF = _number("TWILIO_RETRY_BACKOFF", 0.5)
 TWILIO_MEDIA_MAX_BYTES = _number("TWILIO_MEDIA_MAX_BYTES", 5 * 1024 * 1024, int)
 TWILIO_VALIDATE_WEBHOOKS = _bool("TWILIO_VALIDATE_WEBHOOKS", True)
+
+# --- Offline sandbox ---------------------------------------------------------------------
+# With no Twilio account configured, the app talks to a local stand-in for Twilio (the
+# twilio_sandbox app, served by this same server under /sandbox/twilio/), so it runs and
+# demos with no account and no internet. TWILIO_SANDBOX=false switches that off (the app
+# then answers 503 "Twilio is not configured"); true forces it on.
+_sandbox = env.str("TWILIO_SANDBOX", default="auto").strip().lower()
+if _sandbox == "auto":
+    TWILIO_SANDBOX = not TWILIO_ACCOUNT_SID
+else:
+    TWILIO_SANDBOX = _bool("TWILIO_SANDBOX", False)
+# Where this app itself is reachable from its own process (the stand-in is served here).
+SANDBOX_BASE_URL = _https_base_url("SANDBOX_BASE_URL") or "http://127.0.0.1:8000"
+# Seconds between a sandbox message's status steps (queued → sent → delivered).
+SANDBOX_STEP_SECONDS = _number("SANDBOX_STEP_SECONDS", 1.5)
+if TWILIO_SANDBOX:
+    from twilio_sandbox import credentials as _sandbox_credentials
+
+    TWILIO_ACCOUNT_SID = _sandbox_credentials.ACCOUNT_SID
+    TWILIO_API_KEY = _sandbox_credentials.API_KEY
+    TWILIO_API_SECRET = _sandbox_credentials.derived_secret(SECRET_KEY, "api-secret")
+    TWILIO_AUTH_TOKEN = _sandbox_credentials.derived_secret(SECRET_KEY, "auth-token")
+    PUBLIC_BASE_URL = PUBLIC_BASE_URL or SANDBOX_BASE_URL
 
 # --- Canvas ------------------------------------------------------------------------------
 CANVAS_LAUNCH_KEY = env.str("CANVAS_LAUNCH_KEY", default="")

@@ -4,4 +4,6 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("smsapp.urls")),
+    # The offline stand-in for Twilio; every view answers 404 unless TWILIO_SANDBOX is on.
+    path("", include("twilio_sandbox.api")),
 ]

@@ -14,6 +14,7 @@ TWILIO_API_SECRET = "test-api-secret"
 TWILIO_AUTH_TOKEN = "test-auth-token"
 TWILIO_RETRY_BACKOFF = 0.0
 TWILIO_VALIDATE_WEBHOOKS = True
+TWILIO_SANDBOX = False  # tests that need the offline stand-in switch it on themselves
 PUBLIC_BASE_URL = "https://sms.example.org"
 CANVAS_LAUNCH_KEY = "test-canvas-launch-key-0123456789abcdef"
 CANVAS_ORIGIN = "https://clinic.canvasmedical.com"

@@ -1,0 +1,14 @@
+"""The sandbox account's identity. Imported by settings, so plain Python only.
+
+The secrets are derived from SECRET_KEY: stable across restarts, different per install, and
+never written anywhere."""
+
+import hashlib
+import hmac
+
+ACCOUNT_SID = "AC" + hashlib.sha256(b"twilio-sandbox-account").hexdigest()[:32]
+API_KEY = "SK" + hashlib.sha256(b"twilio-sandbox-api-key").hexdigest()[:32]
+
+
+def derived_secret(secret_key: str, purpose: str) -> str:
+    return hmac.new(secret_key.encode(), purpose.encode(), hashlib.sha256).hexdigest()[:32]
