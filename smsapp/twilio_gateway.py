@@ -8,6 +8,7 @@ bounded number of times with exponential backoff.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -17,11 +18,9 @@ from typing import Any, TypeVar
 
 import requests
 from django.conf import settings
-from requests.adapters import HTTPAdapter
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
-from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from urllib3.exceptions import NewConnectionError
 
@@ -104,34 +103,52 @@ _KNOWN_ERRORS: dict[int, tuple[str, int, str | None]] = {
 }
 
 
-def _rest_error(exc: TwilioRestException) -> TwilioError:
-    code = exc.code
+def _rest_error(status: int | None, code: int | None, msg: str | None) -> TwilioError:
+    """Twilio answered with an error: its code first, then the HTTP status."""
+    status = status or 0
     if code in _KNOWN_ERRORS:
         sentence, http_status, field = _KNOWN_ERRORS[code]
         return TwilioError(sentence, http_status=http_status, code=code, field=field)
-    if exc.status == 401:
+    if status == 401:
         sentence, http_status, _ = _KNOWN_ERRORS[20003]
         return TwilioError(sentence, http_status=http_status, code=code)
-    if exc.status == 404:
+    if status == 404:
         sentence, http_status, _ = _KNOWN_ERRORS[20404]
         return TwilioError(sentence, http_status=http_status, code=code)
-    if code == 20429 or exc.status == 429:
+    if code == 20429 or status == 429:
         return TwilioError(
             "Twilio is limiting how fast we may call it; try again in a minute.",
             http_status=503,
             transient=True,
             code=code,
         )
-    if exc.status >= 500:
+    if status >= 500:
         return TwilioError(
-            f"Twilio is having trouble (HTTP {exc.status}); try again shortly.",
+            f"Twilio is having trouble (HTTP {status}); try again shortly.",
             http_status=503,
             transient=True,
             code=code,
         )
-    detail = (exc.msg or "no reason given").rstrip(".")
-    suffix = f" (Twilio error {code})" if code else ""
+    # The SDK prefixes Twilio's own sentence with "Unable to create record: " and the like.
+    detail = (msg or "").split(": ", 1)[-1] if (msg or "").startswith("Unable to") else msg
+    detail = (detail or "no reason given").rstrip(".")
+    suffix = f" (Twilio error {code})" if code and code != status else ""
     return TwilioError(f"Twilio refused the request: {detail}{suffix}.", code=code)
+
+
+def _page_error(response: TwilioResponse) -> TwilioError:
+    """The SDK's Page raises a bare TwilioException("Unable to fetch page", response) for
+    any non-200 answer to a list call (first page or next_page_uri), without parsing
+    Twilio's error body: read the code and message ourselves so a 503 is retried and a
+    401 says which settings to check."""
+    try:
+        payload = json.loads(response.text)
+    except ValueError:
+        payload = {}
+    if not isinstance(payload, dict):
+        payload = {}
+    code = _int(payload.get("code"), 0) or response.status_code
+    return _rest_error(response.status_code, code, payload.get("message"))
 
 
 def _network_error(exc: requests.RequestException) -> TwilioError:
@@ -146,7 +163,12 @@ def _translate(exc: Exception) -> TwilioError:
     if isinstance(exc, TwilioError):
         return exc
     if isinstance(exc, TwilioRestException):
-        return _rest_error(exc)
+        return _rest_error(exc.status, exc.code, exc.msg)
+    if isinstance(exc, TwilioServiceException):  # Twilio's newer RFC 9457 error bodies
+        return _rest_error(exc.status, exc.code, exc.detail or exc.title)
+    page_response = exc.args[1] if len(exc.args) > 1 else None
+    if isinstance(page_response, TwilioResponse):
+        return _page_error(page_response)
     if isinstance(exc, requests.RequestException):
         return _network_error(exc)
     return TwilioError(f"Twilio sent an answer we could not read ({exc}).")
@@ -163,7 +185,8 @@ def _call(fn: Callable[[], T], *, safe_to_repeat: bool = True) -> T:
     while True:
         try:
             return fn()
-        except (TwilioException, requests.RequestException) as exc:
+        except (TwilioException, requests.RequestException, ValueError) as exc:
+            # ValueError: a 200 whose body is not JSON (a proxy's HTML page, say).
             error = _translate(exc)
             retry = error.transient and (safe_to_repeat or _certainly_not_done(exc))
             if not retry or attempt >= settings.TWILIO_MAX_RETRIES:
@@ -176,7 +199,7 @@ def _call(fn: Callable[[], T], *, safe_to_repeat: bool = True) -> T:
 
 def _certainly_not_done(exc: Exception) -> bool:
     """Twilio refused before doing anything: rate limited, or no connection was made."""
-    if isinstance(exc, TwilioRestException):
+    if isinstance(exc, TwilioRestException | TwilioServiceException):
         return exc.status == 429
     if isinstance(exc, requests.ConnectTimeout):
         return True
@@ -207,21 +230,17 @@ def client() -> Client:
     username, password = _credentials()
     if not (settings.TWILIO_ACCOUNT_SID and username and password):
         raise TwilioNotConfigured()
-    return _client(
-        settings.TWILIO_ACCOUNT_SID, username, password, settings.TWILIO_TIMEOUT, _sandbox_url()
-    )
+    return _client(settings.TWILIO_ACCOUNT_SID, username, password, settings.TWILIO_TIMEOUT)
 
 
 @lru_cache(maxsize=4)
-def _client(
-    account_sid: str, username: str, password: str, timeout: float, sandbox_url: str = ""
-) -> Client:
-    http_client = (
-        SandboxHttpClient(sandbox_url, timeout=timeout)
-        if sandbox_url
-        else TwilioHttpClient(timeout=timeout)
+def _client(account_sid: str, username: str, password: str, timeout: float) -> Client:
+    return Client(
+        username,
+        password,
+        account_sid=account_sid,
+        http_client=TwilioHttpClient(timeout=timeout),
     )
-    return Client(username, password, account_sid=account_sid, http_client=http_client)
 
 
 # --- plain records ------------------------------------------------------------------------
@@ -345,7 +364,9 @@ def send_message(
     """Send an SMS, or an MMS when `media_urls` (at most 10) are given."""
     if len(media_urls) > MAX_MEDIA_URLS:
         raise TwilioError(
-            f"A message can carry at most {MAX_MEDIA_URLS} media URLs.", http_status=400
+            f"A message can carry at most {MAX_MEDIA_URLS} media URLs (got {len(media_urls)}).",
+            http_status=400,
+            field="mediaUrls",
         )
     kwargs: dict[str, Any] = {"from_": from_, "to": to}
     if body:
@@ -412,65 +433,13 @@ def download_media(message_sid: str, media_sid: str) -> tuple[bytes, str]:
 
 def _too_large(limit: int) -> TwilioError:
     return TwilioError(
-        f"This media item is larger than {limit // (1024 * 1024)} MB and was not downloaded.",
+        f"This media item is larger than {limit / (1024 * 1024):g} MB and was not downloaded.",
         http_status=502,
     )
 
 
+@lru_cache(maxsize=1)
 def _media_session() -> requests.Session:
-    return _session_for(_sandbox_url())
-
-
-@lru_cache(maxsize=2)
-def _session_for(sandbox_url: str) -> requests.Session:
     session = requests.Session()
     session.max_redirects = 5
-    if sandbox_url:
-        session.mount(TWILIO_API_HOST, _SandboxAdapter(sandbox_url))
     return session
-
-
-def sign_webhook(url: str, params: dict[str, str], auth_token: str) -> str:
-    """X-Twilio-Signature for a request to `url` with `params`, as Twilio computes it (the
-    offline sandbox signs its callbacks with this)."""
-    return RequestValidator(auth_token).compute_signature(url, params)
-
-
-# --- offline sandbox ------------------------------------------------------------------------
-# In sandbox mode the same client and the same code paths run; only the transport changes,
-# through the SDK's own extension point (a custom HttpClient) and a requests adapter for
-# media downloads, both sending api.twilio.com's requests to the local stand-in
-# (the twilio_sandbox app).
-
-TWILIO_API_HOST = "https://api.twilio.com"
-
-
-def _sandbox_url() -> str:
-    return settings.SANDBOX_BASE_URL if settings.TWILIO_SANDBOX else ""
-
-
-def _to_sandbox(url: str, sandbox_url: str) -> str:
-    if url.startswith(TWILIO_API_HOST):
-        return f"{sandbox_url}/sandbox/twilio{url[len(TWILIO_API_HOST) :]}"
-    return url
-
-
-class SandboxHttpClient(TwilioHttpClient):
-    """The SDK's HTTP client, talking to the local stand-in instead of api.twilio.com."""
-
-    def __init__(self, sandbox_url: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.sandbox_url = sandbox_url.rstrip("/")
-
-    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> TwilioResponse:
-        return super().request(method, _to_sandbox(url, self.sandbox_url), *args, **kwargs)
-
-
-class _SandboxAdapter(HTTPAdapter):
-    def __init__(self, sandbox_url: str) -> None:
-        super().__init__()
-        self.sandbox_url = sandbox_url.rstrip("/")
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any):
-        request.url = _to_sandbox(request.url, self.sandbox_url)
-        return super().send(request, *args, **kwargs)
