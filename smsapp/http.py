@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
 
 # The original Canvas plugin's public path: the JSON API and the Twilio webhooks live under
 # it, so a proxy or the plugin can forward paths unchanged.
@@ -35,3 +38,76 @@ def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+# Methods that change something. A cross-site page can make a browser send these only as
+# an HTML form (form-encoded, multipart or text/plain bodies, never DELETE) unless the
+# target answers a CORS preflight, which this app never does.
+_UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+def json_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """CSRF defence for the JSON API that lets the original plugin's page work unchanged
+    (plain fetch(), same-origin cookies, JSON bodies, no CSRF token header).
+
+    Django's token check is switched off for these views (csrf_exempt) and replaced by:
+
+    1. Unsafe methods with a body must say `Content-Type: application/json`, otherwise
+       415. A cross-site HTML form can only send form-encoded, multipart or text/plain
+       bodies; sending JSON cross-site needs a CORS preflight, which we never grant. A
+       DELETE with no body passes: no form can send DELETE, and fetch() needs a
+       preflight for it cross-site too.
+    2. When the browser sends `Origin` on an unsafe method, it must be this site's own
+       origin (scheme + request.get_host()), PUBLIC_BASE_URL's, or one listed in
+       CSRF_TRUSTED_ORIGINS; otherwise 403. Browsers always send Origin on cross-site
+       POST/DELETE, so this closes the gap even if a browser bug let a JSON body through;
+       requests without Origin (same-origin in old browsers, curl, tests) pass.
+    3. The session cookie is SameSite=Lax (settings), so a cross-site POST does not carry
+       the staff member's session in the first place.
+
+    Safe methods (GET, HEAD) change nothing and pass untouched; bearer tokens (embed) are
+    not ambient credentials, and these checks cost them nothing.
+    """
+
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method in _UNSAFE_METHODS:
+            origin = request.headers.get("Origin")
+            if origin is not None and not _trusted_origin(request, origin):
+                return json_error(
+                    "This request came from another site and was refused; use the app's own page.",
+                    403,
+                )
+            content_type = request.content_type or ""
+            has_body = bool(request.body) or request.method != "DELETE"
+            if has_body and content_type != "application/json":
+                return json_error(
+                    "Send the request body as JSON, with the header Content-Type: "
+                    "application/json.",
+                    415,
+                )
+        return view(request, *args, **kwargs)
+
+    return csrf_exempt(wrapper)
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.scheme and parts.netloc else ""
+
+
+def _trusted_origin(request: HttpRequest, origin: str) -> bool:
+    origin = origin.strip().lower()
+    if origin in {"", "null"}:  # sandboxed frames, file: pages, privacy redirects
+        return False
+    allowed = {f"{request.scheme}://{request.get_host()}".lower()}
+    if settings.PUBLIC_BASE_URL:
+        allowed.add(_origin_of(settings.PUBLIC_BASE_URL))
+    for trusted in settings.CSRF_TRUSTED_ORIGINS:
+        trusted = trusted.lower()
+        if "://*." in trusted:  # Django's form: https://*.example.org allows subdomains
+            scheme, _, domain = trusted.partition("://*.")
+            if origin.startswith(f"{scheme}://") and origin.endswith(f".{domain}"):
+                return True
+        allowed.add(trusted)
+    return origin in allowed
