@@ -18,9 +18,11 @@ from typing import Any, TypeVar
 
 import requests
 from django.conf import settings
+from requests.adapters import HTTPAdapter
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
+from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 from urllib3.exceptions import NewConnectionError
 
@@ -230,17 +232,21 @@ def client() -> Client:
     username, password = _credentials()
     if not (settings.TWILIO_ACCOUNT_SID and username and password):
         raise TwilioNotConfigured()
-    return _client(settings.TWILIO_ACCOUNT_SID, username, password, settings.TWILIO_TIMEOUT)
+    return _client(
+        settings.TWILIO_ACCOUNT_SID, username, password, settings.TWILIO_TIMEOUT, _sandbox_url()
+    )
 
 
 @lru_cache(maxsize=4)
-def _client(account_sid: str, username: str, password: str, timeout: float) -> Client:
-    return Client(
-        username,
-        password,
-        account_sid=account_sid,
-        http_client=TwilioHttpClient(timeout=timeout),
+def _client(
+    account_sid: str, username: str, password: str, timeout: float, sandbox_url: str = ""
+) -> Client:
+    http_client = (
+        SandboxHttpClient(sandbox_url, timeout=timeout)
+        if sandbox_url
+        else TwilioHttpClient(timeout=timeout)
     )
+    return Client(username, password, account_sid=account_sid, http_client=http_client)
 
 
 # --- plain records ------------------------------------------------------------------------
@@ -438,8 +444,60 @@ def _too_large(limit: int) -> TwilioError:
     )
 
 
-@lru_cache(maxsize=1)
 def _media_session() -> requests.Session:
+    return _session_for(_sandbox_url())
+
+
+@lru_cache(maxsize=2)
+def _session_for(sandbox_url: str) -> requests.Session:
     session = requests.Session()
     session.max_redirects = 5
+    if sandbox_url:
+        session.mount(TWILIO_API_HOST, _SandboxAdapter(sandbox_url))
     return session
+
+
+def sign_webhook(url: str, params: dict[str, str], auth_token: str) -> str:
+    """X-Twilio-Signature for a request to `url` with `params`, as Twilio computes it (the
+    offline sandbox signs its callbacks with this)."""
+    return RequestValidator(auth_token).compute_signature(url, params)
+
+
+# --- offline sandbox ------------------------------------------------------------------------
+# In sandbox mode the same client and the same code paths run; only the transport changes,
+# through the SDK's own extension point (a custom HttpClient) and a requests adapter for
+# media downloads, both sending api.twilio.com's requests to the local stand-in
+# (the twilio_sandbox app).
+
+TWILIO_API_HOST = "https://api.twilio.com"
+
+
+def _sandbox_url() -> str:
+    return settings.SANDBOX_BASE_URL if settings.TWILIO_SANDBOX else ""
+
+
+def _to_sandbox(url: str, sandbox_url: str) -> str:
+    if url.startswith(TWILIO_API_HOST):
+        return f"{sandbox_url}/sandbox/twilio{url[len(TWILIO_API_HOST) :]}"
+    return url
+
+
+class SandboxHttpClient(TwilioHttpClient):
+    """The SDK's HTTP client, talking to the local stand-in instead of api.twilio.com."""
+
+    def __init__(self, sandbox_url: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.sandbox_url = sandbox_url.rstrip("/")
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> TwilioResponse:
+        return super().request(method, _to_sandbox(url, self.sandbox_url), *args, **kwargs)
+
+
+class _SandboxAdapter(HTTPAdapter):
+    def __init__(self, sandbox_url: str) -> None:
+        super().__init__()
+        self.sandbox_url = sandbox_url.rstrip("/")
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any):
+        request.url = _to_sandbox(request.url, self.sandbox_url)
+        return super().send(request, *args, **kwargs)
