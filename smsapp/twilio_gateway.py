@@ -24,6 +24,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from twilio.twiml.messaging_response import MessagingResponse
 from urllib3.exceptions import NewConnectionError
 
 logger = logging.getLogger(__name__)
@@ -455,6 +456,33 @@ def _session_for(sandbox_url: str) -> requests.Session:
     if sandbox_url:
         session.mount(TWILIO_API_HOST, _SandboxAdapter(sandbox_url))
     return session
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+def signature_is_valid(url: str, params: Any, signature: str) -> bool:
+    """Whether `signature` (X-Twilio-Signature) is Twilio's for a request to `url` with
+    `params` (the POST parameters; a QueryDict keeps repeated keys, as Twilio signs
+    them). Always False without an Auth Token: an empty key would accept anyone's HMAC."""
+    token = settings.TWILIO_AUTH_TOKEN
+    if not token or not signature:
+        return False
+    return RequestValidator(token).validate(url, params, signature)
+
+
+def twiml_reply(text: str, media_url: str = "") -> str:
+    """TwiML that answers an inbound message with `text` (and an image, for MMS)."""
+    response = MessagingResponse()
+    message = response.message(text)
+    if media_url:
+        message.media(media_url)
+    return str(response)
+
+
+def empty_twiml() -> str:
+    """TwiML that sends nothing back: `<Response />`."""
+    return str(MessagingResponse())
 
 
 def sign_webhook(url: str, params: dict[str, str], auth_token: str) -> str:
