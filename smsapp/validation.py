@@ -1,0 +1,226 @@
+"""Input checks for the JSON API, each failure a sentence a person can act on.
+
+Every check raises `InvalidInput` with `{field: sentence}`; the API answers it as a 400
+whose `information` is the first sentence and whose `fields` holds them all, so the page
+can mark every wrong field at once.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+import phonenumbers
+
+# Twilio's limits: one message body of at most 1,600 characters, at most 10 media items.
+MAX_TEXT_LENGTH = 1600
+MAX_MEDIA_URLS = 10
+WEBHOOK_METHODS = ("GET", "POST")
+
+E164_EXAMPLE = "+14155550123"
+
+# Twilio SIDs: two capital letters and 32 hex digits. Checked before any lookup so a
+# malformed path never reaches Twilio.
+_SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+
+
+class InvalidInput(Exception):
+    """Input the API refuses: `fields` maps each request key at fault to a sentence."""
+
+    def __init__(self, fields: dict[str, str], information: str | None = None) -> None:
+        self.fields = fields
+        self.information = information or next(iter(fields.values()))
+        super().__init__(self.information)
+
+
+def is_sid(value: str, prefixes: tuple[str, ...]) -> bool:
+    return bool(_SID.match(value)) and value[:2] in prefixes
+
+
+def json_object(raw: bytes) -> dict[str, Any]:
+    """The request body as a JSON object, or InvalidInput saying what is wrong with it."""
+    if not raw.strip():
+        return {}
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput(
+            {}, 'The request body is not valid JSON; send a JSON object such as {"text": "Hi"}.'
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidInput(
+            {}, "The request body must be a JSON object ({...}), not a list or value."
+        )
+    return data
+
+
+def e164(value: Any, *, field: str, label: str, strict: bool = True) -> str:
+    """`value` as an E.164 number (+ and digits), normalised from common spellings such
+    as "+1 (415) 555-0123". `strict` asks libphonenumber whether the number can exist
+    (numbers we send to); lookups only need a number that is possible."""
+    problem = f"{label} must be a phone number in E.164 form, such as {E164_EXAMPLE}."
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput({field: problem})
+    text = value.strip()
+    if not text.startswith("+"):
+        raise InvalidInput({field: f"{problem} Start it with + and the country code."})
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        raise InvalidInput({field: problem}) from None
+    ok = phonenumbers.is_valid_number(number) if strict else phonenumbers.is_possible_number(number)
+    if not ok:
+        raise InvalidInput({field: f"{label} {text} is not a valid phone number; {problem}"})
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def path_number(value: str, *, field: str = "number") -> str:
+    """A number taken from a URL path. `+` may arrive raw or as %2B (both decode to +); a
+    proxy that decoded + as a space in the path leaves a leading space, which is mended."""
+    if value.startswith(" "):
+        value = "+" + value[1:]
+    return e164(value, field=field, label="The number", strict=False)
+
+
+def https_url(value: Any, *, field: str, label: str) -> str:
+    """An absolute https URL with a host: Twilio calls or fetches it from the internet."""
+    problem = f"{label} must be an https:// address, such as https://example.org/status."
+    if not isinstance(value, str):
+        raise InvalidInput({field: problem})
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        raise InvalidInput({field: problem}) from None
+    if parts.scheme.lower() != "https" or not parts.hostname or any(c.isspace() for c in text):
+        raise InvalidInput({field: problem})
+    return text
+
+
+def text_field(value: Any, *, field: str, label: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidInput({field: f"{label} must be a string."})
+    return value
+
+
+def collect(checks: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Run several checks ({field: zero-argument callable}), keeping every value that
+    passed and every sentence that did not, so one answer can name all the faults."""
+    values: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for name, check in checks.items():
+        try:
+            values[name] = check()
+        except InvalidInput as problem:
+            errors.update(problem.fields or {name: problem.information})
+    return values, errors
+
+
+def send_request(data: dict[str, Any]) -> dict[str, Any]:
+    """The shape checks of sms_send's body (which numbers exist is checked against the
+    mirror by smsapp.messaging.send). Returns from_, from_sid, to, text, media_urls and
+    callback_url; raises InvalidInput naming every field at fault."""
+    values, errors = collect(
+        {
+            "numberFrom": lambda: e164(
+                data.get("numberFrom"), field="numberFrom", label="The From number", strict=False
+            ),
+            "numberFromSid": lambda: _optional_sid(data.get("numberFromSid")),
+            "numberTo": lambda: e164(data.get("numberTo"), field="numberTo", label="The To number"),
+            "text": lambda: text_field(data.get("text"), field="text", label="The text"),
+            "mediaUrls": lambda: _media_urls(data.get("mediaUrls")),
+            "callbackUrl": lambda: _optional_https(data.get("callbackUrl"), "callbackUrl"),
+        }
+    )
+    if "text" in values and "mediaUrls" in values:
+        text, media = values["text"], values["mediaUrls"]
+        if not text.strip() and not media:
+            errors["text"] = "Write a message (or attach media) before sending."
+        elif len(text) > MAX_TEXT_LENGTH:
+            errors["text"] = (
+                f"The text is {len(text):,} characters long; Twilio takes at most "
+                f"{MAX_TEXT_LENGTH:,}. Shorten it or send it in two messages."
+            )
+    if errors:
+        raise InvalidInput(errors)
+    return {
+        "from_": values["numberFrom"],
+        "from_sid": values["numberFromSid"],
+        "to": values["numberTo"],
+        "text": values["text"],
+        "media_urls": values["mediaUrls"],
+        "callback_url": values["callbackUrl"],
+    }
+
+
+def webhook_request(data: dict[str, Any]) -> tuple[str, str]:
+    """inbound_webhook's body: an https `url` (an empty one clears the webhook) and a
+    `method`, GET or POST (POST when left out, as Twilio's own default)."""
+
+    def url() -> str:
+        raw = data.get("url")
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            return ""
+        return https_url(raw, field="url", label="The webhook URL")
+
+    def method() -> str:
+        raw = data.get("method")
+        if raw is None or raw == "":
+            return "POST"
+        if not isinstance(raw, str) or raw.strip().upper() not in WEBHOOK_METHODS:
+            raise InvalidInput({"method": "The webhook method must be GET or POST."})
+        return raw.strip().upper()
+
+    values, errors = collect({"url": url, "method": method})
+    if errors:
+        raise InvalidInput(errors)
+    return values["url"], values["method"]
+
+
+def _optional_sid(value: Any) -> str:
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str) or not is_sid(value.strip(), ("PN",)):
+        raise InvalidInput(
+            {
+                "numberFromSid": "numberFromSid must be a phone number SID (PN followed by 32 hex "
+                "digits), or left out."
+            }
+        )
+    return value.strip()
+
+
+def _optional_https(value: Any, field: str) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    return https_url(value, field=field, label="The callback URL")
+
+
+def _media_urls(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise InvalidInput(
+            {
+                "mediaUrls": "mediaUrls must be a list of https:// addresses, such as "
+                '["https://example.org/photo.jpg"].'
+            }
+        )
+    if len(value) > MAX_MEDIA_URLS:
+        raise InvalidInput(
+            {
+                "mediaUrls": f"A message can carry at most {MAX_MEDIA_URLS} media items; "
+                f"{len(value)} were given."
+            }
+        )
+    urls = []
+    for position, item in enumerate(value, start=1):
+        try:
+            urls.append(https_url(item, field="mediaUrls", label=f"Media item {position}"))
+        except InvalidInput as problem:
+            raise InvalidInput({"mediaUrls": problem.information}) from None
+    return urls
