@@ -191,8 +191,7 @@ TWILIO_VALIDATE_WEBHOOKS = _bool("TWILIO_VALIDATE_WEBHOOKS", True)
 # twilio_sandbox app, served by this same server under /sandbox/twilio/), so it runs and
 # demos with no account and no internet. TWILIO_SANDBOX=false switches that off (the app
 # then answers 503 "Twilio is not configured"); true forces it on.
-_sandbox = env.str("TWILIO_SANDBOX", default="auto").strip().lower()
-if _sandbox == "auto":
+if env.str("TWILIO_SANDBOX", default="auto").strip().lower() == "auto":
     TWILIO_SANDBOX = not TWILIO_ACCOUNT_SID
 else:
     TWILIO_SANDBOX = _bool("TWILIO_SANDBOX", False)

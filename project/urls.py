@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("smsapp.urls")),
     # The offline stand-in for Twilio; every view answers 404 unless TWILIO_SANDBOX is on.
     path("", include("twilio_sandbox.api")),
+    path("", include(("twilio_sandbox.simulate", "twilio_sandbox_simulate"))),
 ]

@@ -376,6 +376,8 @@ def _send_replies(number: SandboxNumber, patient: str, twiml: str) -> list[Sandb
                 body=body.strip(),
                 status="queued",
                 num_segments=segments(body.strip()) if body.strip() else 1,
+                # TwiML's <Message action="..."> is where Twilio reports the reply's status.
+                status_callback=element.get("action", ""),
                 date_created=now,
                 date_updated=now,
             )

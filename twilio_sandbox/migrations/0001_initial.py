@@ -5,71 +5,94 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='SandboxNumber',
+            name="SandboxNumber",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sid', models.CharField(max_length=34, unique=True)),
-                ('phone_number', models.CharField(max_length=20, unique=True)),
-                ('friendly_name', models.CharField(blank=True, max_length=255)),
-                ('sms', models.BooleanField(default=True)),
-                ('mms', models.BooleanField(default=False)),
-                ('voice', models.BooleanField(default=True)),
-                ('fax', models.BooleanField(default=False)),
-                ('status', models.CharField(default='in-use', max_length=32)),
-                ('sms_url', models.CharField(blank=True, max_length=1024)),
-                ('sms_method', models.CharField(default='POST', max_length=4)),
-                ('status_callback', models.CharField(blank=True, max_length=1024)),
-                ('date_created', models.DateTimeField(auto_now_add=True)),
-                ('date_updated', models.DateTimeField(auto_now=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sid", models.CharField(max_length=34, unique=True)),
+                ("phone_number", models.CharField(max_length=20, unique=True)),
+                ("friendly_name", models.CharField(blank=True, max_length=255)),
+                ("sms", models.BooleanField(default=True)),
+                ("mms", models.BooleanField(default=False)),
+                ("voice", models.BooleanField(default=True)),
+                ("fax", models.BooleanField(default=False)),
+                ("status", models.CharField(default="in-use", max_length=32)),
+                ("sms_url", models.CharField(blank=True, max_length=1024)),
+                ("sms_method", models.CharField(default="POST", max_length=4)),
+                ("status_callback", models.CharField(blank=True, max_length=1024)),
+                ("date_created", models.DateTimeField(auto_now_add=True)),
+                ("date_updated", models.DateTimeField(auto_now=True)),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='SandboxMessage',
+            name="SandboxMessage",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sid', models.CharField(max_length=34, unique=True)),
-                ('direction', models.CharField(max_length=16)),
-                ('from_number', models.CharField(max_length=64)),
-                ('to_number', models.CharField(max_length=64)),
-                ('body', models.TextField(blank=True)),
-                ('status', models.CharField(max_length=24)),
-                ('error_code', models.IntegerField(blank=True, null=True)),
-                ('error_message', models.TextField(blank=True)),
-                ('num_segments', models.PositiveIntegerField(default=1)),
-                ('price', models.CharField(blank=True, max_length=16)),
-                ('status_callback', models.CharField(blank=True, max_length=1024)),
-                ('date_created', models.DateTimeField()),
-                ('date_sent', models.DateTimeField(blank=True, null=True)),
-                ('date_updated', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sid", models.CharField(max_length=34, unique=True)),
+                ("direction", models.CharField(max_length=16)),
+                ("from_number", models.CharField(max_length=64)),
+                ("to_number", models.CharField(max_length=64)),
+                ("body", models.TextField(blank=True)),
+                ("status", models.CharField(max_length=24)),
+                ("error_code", models.IntegerField(blank=True, null=True)),
+                ("error_message", models.TextField(blank=True)),
+                ("num_segments", models.PositiveIntegerField(default=1)),
+                ("price", models.CharField(blank=True, max_length=16)),
+                ("status_callback", models.CharField(blank=True, max_length=1024)),
+                ("date_created", models.DateTimeField()),
+                ("date_sent", models.DateTimeField(blank=True, null=True)),
+                ("date_updated", models.DateTimeField()),
             ],
             options={
-                'ordering': ['-id'],
-                'indexes': [models.Index(fields=['to_number', '-id'], name='sandbox_msg_to'), models.Index(fields=['from_number', '-id'], name='sandbox_msg_from')],
+                "ordering": ["-id"],
+                "indexes": [
+                    models.Index(fields=["to_number", "-id"], name="sandbox_msg_to"),
+                    models.Index(fields=["from_number", "-id"], name="sandbox_msg_from"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='SandboxMedia',
+            name="SandboxMedia",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('sid', models.CharField(max_length=34, unique=True)),
-                ('content_type', models.CharField(max_length=128)),
-                ('content', models.BinaryField()),
-                ('date_created', models.DateTimeField(auto_now_add=True)),
-                ('message', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='media', to='twilio_sandbox.sandboxmessage')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("sid", models.CharField(max_length=34, unique=True)),
+                ("content_type", models.CharField(max_length=128)),
+                ("content", models.BinaryField()),
+                ("date_created", models.DateTimeField(auto_now_add=True)),
+                (
+                    "message",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="media",
+                        to="twilio_sandbox.sandboxmessage",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
     ]

@@ -1,0 +1,70 @@
+"""Simulating a patient's text in sandbox mode: from the page (a staff-only JSON route)
+and from the command line (`manage.py sandbox_inbound`). Both go through the stand-in,
+which calls the app's real, signed inbound webhook; the auto-reply the app answers with
+is then mirrored through the real REST client, as `sync_twilio` would."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+from django.views.decorators.http import require_POST
+
+from smsapp import sync, twilio_gateway
+from smsapp.http import API_PREFIX, json_api, json_error, staff_required
+from twilio_sandbox import engine
+
+
+def simulate_and_mirror(*, from_: str, to: str, body: str, media: int = 0) -> dict:
+    """Text `to` from `from_`, then mirror the replies. Returns the SIDs involved."""
+    engine.ensure_seeded()
+    inbound, replies = engine.simulate_inbound(from_=from_, to=to, body=body, media=media)
+    records = [twilio_gateway.fetch_message(reply.sid) for reply in replies]
+    if records:
+        sync.upsert_messages(records)
+    return {"inbound": inbound.sid, "replies": [reply.sid for reply in replies]}
+
+
+@json_api
+@staff_required
+@require_POST
+def simulate_inbound(request: HttpRequest) -> JsonResponse:
+    """POST {from, to, body, media}: a patient texts one of the sandbox's numbers."""
+    if not settings.TWILIO_SANDBOX:
+        return json_error("The Twilio sandbox is switched off (TWILIO_SANDBOX=false).", 404)
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        return json_error('Send a JSON object such as {"from": "+14155550101", ...}.', 400)
+    if not isinstance(data, dict):
+        return json_error("Send a JSON object.", 400)
+    fields = {}
+    sender, to, body = (str(data.get(k) or "").strip() for k in ("from", "to", "body"))
+    try:
+        media = int(data.get("media") or 0)
+    except (TypeError, ValueError):
+        media = -1
+    if not sender:
+        fields["from"] = "Give the patient's number, e.g. +14155550101."
+    if not to:
+        fields["to"] = "Choose which of the clinic's numbers the patient texts."
+    if not body and media <= 0:
+        fields["body"] = "Type what the patient says (or attach a picture)."
+    if not 0 <= media <= engine.MAX_MEDIA:
+        fields["media"] = f"Attach between 0 and {engine.MAX_MEDIA} pictures."
+    if fields:
+        return json_error(next(iter(fields.values())), 400, fields)
+    try:
+        result = simulate_and_mirror(from_=sender, to=to, body=body, media=media)
+    except engine.SandboxError as exc:
+        return json_error(exc.message, 400 if exc.status == 400 else 502)
+    except twilio_gateway.TwilioError as exc:
+        return json_error(exc.message, exc.http_status)
+    return JsonResponse(result)
+
+
+urlpatterns = [
+    path(f"{API_PREFIX}sandbox/inbound", simulate_inbound, name="simulate_inbound"),
+]
