@@ -19,6 +19,13 @@ PUBLIC_BASE_URL = "https://sms.example.org"
 CANVAS_LAUNCH_KEY = "test-canvas-launch-key-0123456789abcdef"
 CANVAS_ORIGIN = "https://clinic.canvasmedical.com"
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not memory: the live server, the concurrency tests and the sandbox's
+    # background threads each open their own connection and must all see one database.
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"smsapp-test-{os.getpid()}.sqlite3")
+    }
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="smsapp-test-media-")
 STORAGES = {
