@@ -7,8 +7,11 @@ from functools import wraps
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
+
+from smsapp import launch
 
 # The original Canvas plugin's public path: the JSON API and the Twilio webhooks live under
 # it, so a proxy or the plugin can forward paths unchanged.
@@ -24,12 +27,51 @@ def json_error(information: str, status: int, fields: dict[str, str] | None = No
     return JsonResponse(payload, status=status)
 
 
+def bearer_token(request: HttpRequest) -> str | None:
+    """The token of an `Authorization: Bearer ...` header; None when there is none."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else None
+
+
+def api_token_user(token: str):
+    """The active user an API token (smsapp.launch, issued by the Canvas embed) belongs
+    to, and the token's claims. Raises launch.TokenError."""
+    claims = launch.decode_api_token(token, key=launch.api_token_key(settings.SECRET_KEY))
+    user = get_user_model().objects.filter(pk=claims.user_id, is_active=True).first()
+    if user is None:
+        raise launch.TokenError("unknown_user", "The API token's user no longer exists.")
+    return user, claims
+
+
+def _bearer_refused() -> JsonResponse:
+    response = json_error(
+        "Your SMS session has expired or is not valid; close SMS and open it again from "
+        "the patient's chart.",
+        401,
+    )
+    response["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+    return response
+
+
 def staff_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     """Signed-in staff only. Anonymous callers get 401 JSON (never a redirect to a login
-    page a fetch() cannot follow); signed-in non-staff get 403."""
+    page a fetch() cannot follow); signed-in non-staff get 403.
+
+    "Signed in" is either the session cookie or, for the page embedded in Canvas (where
+    third-party cookies may be blocked), `Authorization: Bearer <API token>`. A request
+    that carries a bearer token is judged by that token alone, never by a cookie, so a
+    bad token is 401 even in a browser that is also signed in. The token's claims are
+    left on `request.api_token` for views that need them (the embed's renew route)."""
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        request.api_token = None
+        token = bearer_token(request)
+        if token is not None:
+            try:
+                request.user, request.api_token = api_token_user(token)
+            except launch.TokenError:
+                return _bearer_refused()
         user = request.user
         if not user.is_authenticated:
             return json_error("Sign in as a staff member to use this API.", 401)
@@ -65,15 +107,22 @@ def json_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     3. The session cookie is SameSite=Lax (settings), so a cross-site POST does not carry
        the staff member's session in the first place.
 
-    Safe methods (GET, HEAD) change nothing and pass untouched; bearer tokens (embed) are
-    not ambient credentials, and these checks cost them nothing.
+    Safe methods (GET, HEAD) change nothing and pass untouched. Requests with an
+    `Authorization: Bearer` header skip the Origin check: a browser never adds that header
+    on its own (it is not an ambient credential like a cookie, so there is nothing to
+    forge), staff_required then judges them by the token alone, and the embedded page may
+    run with an opaque "null" origin if Canvas frames it without allow-same-origin.
     """
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if request.method in _UNSAFE_METHODS:
             origin = request.headers.get("Origin")
-            if origin is not None and not _trusted_origin(request, origin):
+            if (
+                origin is not None
+                and bearer_token(request) is None
+                and not _trusted_origin(request, origin)
+            ):
                 return json_error(
                     "This request came from another site and was refused; use the app's own page.",
                     403,
