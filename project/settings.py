@@ -86,6 +86,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Content-Security-Policy (frame-ancestors included) on every HTML response.
+    "smsapp.middleware.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
