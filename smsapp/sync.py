@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, F, Max
+from django.db.models import Count, Max
 from django.utils import timezone
 
 from smsapp import twilio_gateway
@@ -22,10 +22,6 @@ from smsapp.models import Media, Message, Phone
 # Twilio lists newest first and keeps changing a message's status after it was sent, so an
 # incremental run starts this far before the newest date_sent already mirrored.
 DEFAULT_OVERLAP = timedelta(days=2)
-
-PHONE_FIELDS = [f.name for f in Phone._meta.concrete_fields if f.name not in {"id", "sid"}]
-MESSAGE_FIELDS = [f.name for f in Message._meta.concrete_fields if f.name not in {"id", "sid"}]
-MEDIA_FIELDS = ["content_type", "uri", "date_created"]
 
 
 @dataclass
@@ -91,61 +87,102 @@ def incremental_start(overlap: timedelta = DEFAULT_OVERLAP) -> date | None:
     return (newest - overlap).date() if newest else None
 
 
+_STATUS_FIELDS = ("status", "error_code", "error_message")
+
+
+def _status_is_behind(record: dict[str, Any], current: dict[str, Any]) -> bool:
+    """Twilio's list was read before a status callback we already stored (a page of 1,000
+    takes a while): its older status must not undo the newer one (DESIGN: status only
+    moves forward)."""
+    return record["status"] != current["status"] and Message.may_move(
+        record["status"], current["status"]
+    )
+
+
 def upsert_messages(records: list[dict[str, Any]]) -> Counts:
-    """Create or update one page of message records in a single statement."""
+    """Create or update one page of message records in a single statement.
+
+    Only the fields Twilio gives (the record's keys) are compared and written, so columns
+    the app keeps for itself on Message are never overwritten by a sync."""
     counts = Counts()
+    if not records:
+        return counts
+    fields = [name for name in records[0] if name != "sid"]
     sids = [r["sid"] for r in records]
     existing = {
-        row[0]: row[1:]
-        for row in Message.objects.filter(sid__in=sids).values_list("sid", *MESSAGE_FIELDS)
+        row[0]: row[1:] for row in Message.objects.filter(sid__in=sids).values_list("sid", *fields)
     }
     to_write = []
     for record in records:
-        current = existing.get(record["sid"])
-        if current is None:
+        row = existing.get(record["sid"])
+        if row is None:
             counts.created += 1
-        elif current != tuple(record[name] for name in MESSAGE_FIELDS):
-            counts.updated += 1
         else:
-            counts.unchanged += 1
-            continue
+            current = dict(zip(fields, row, strict=True))
+            if _status_is_behind(record, current):
+                record = {**record, **{name: current[name] for name in _STATUS_FIELDS}}
+            if all(current[name] == record[name] for name in fields):
+                counts.unchanged += 1
+                continue
+            counts.updated += 1
         to_write.append(Message(**record))
     if to_write:
         Message.objects.bulk_create(
-            to_write, update_conflicts=True, unique_fields=["sid"], update_fields=MESSAGE_FIELDS
+            to_write, update_conflicts=True, unique_fields=["sid"], update_fields=fields
         )
     return counts
 
 
-def sync_media(message_sids: list[str]) -> Counts:
-    """Mirror media metadata for those messages that have fewer media rows than Twilio
-    says they carry (one Twilio call per such message; the bytes are fetched on demand)."""
-    counts = Counts()
-    missing = (
-        Message.objects.filter(sid__in=message_sids, num_media__gt=0)
-        .annotate(mirrored=Count("media"))
-        .filter(mirrored__lt=F("num_media"))
-        .values_list("id", "sid")
+def media_to_fetch(records: list[dict[str, Any]]) -> list[str]:
+    """SIDs of the messages in `records` that carry more media than are mirrored."""
+    expected = {r["sid"]: r["num_media"] for r in records if r["num_media"]}
+    if not expected:
+        return []
+    mirrored = dict(
+        Media.objects.filter(message__sid__in=expected)
+        .values_list("message__sid")
+        .annotate(count=Count("id"))
     )
-    for message_id, message_sid in missing:
-        records = twilio_gateway.list_media(message_sid)
-        known = set(Media.objects.filter(message_id=message_id).values_list("sid", flat=True))
-        new = [Media(message_id=message_id, **r) for r in records if r["sid"] not in known]
-        Media.objects.bulk_create(new, ignore_conflicts=True)
-        counts.created += len(new)
-        counts.unchanged += len(records) - len(new)
+    return [sid for sid, count in expected.items() if mirrored.get(sid, 0) < count]
+
+
+def save_media(media: dict[str, list[dict[str, Any]]]) -> Counts:
+    """Store media records (message SID -> its media records) for mirrored messages."""
+    counts = Counts()
+    if not media:
+        return counts
+    message_ids = dict(Message.objects.filter(sid__in=media).values_list("sid", "id"))
+    media_sids = [r["sid"] for records in media.values() for r in records]
+    known = set(Media.objects.filter(sid__in=media_sids).values_list("sid", flat=True))
+    new = [
+        Media(message_id=message_ids[message_sid], **record)
+        for message_sid, records in media.items()
+        if message_sid in message_ids
+        for record in records
+        if record["sid"] not in known
+    ]
+    Media.objects.bulk_create(new, ignore_conflicts=True)
+    counts.created = len(new)
+    counts.unchanged = len(media_sids) - len(new)
     return counts
+
+
+def sync_media(message_sids: list[str]) -> Counts:
+    """Mirror the media metadata of those messages (one Twilio call per message); the
+    bytes are fetched on demand."""
+    return save_media({sid: twilio_gateway.list_media(sid) for sid in message_sids})
 
 
 def sync_messages(*, since: date | None = None, on_page: PageCallback | None = None) -> SyncResult:
     """Mirror messages sent on or after `since` (all of them when None)."""
     result = SyncResult(since=since)
     for records in twilio_gateway.iter_message_pages(date_sent_after=since):
+        # Media lists are read before the page's transaction opens: on SQLite that
+        # transaction holds the write lock, and webhooks must not wait on Twilio calls.
+        media = {sid: twilio_gateway.list_media(sid) for sid in media_to_fetch(records)}
         with transaction.atomic():
             result.messages.add(upsert_messages(records))
-            mms = [r["sid"] for r in records if r["num_media"]]
-            if mms:
-                result.media.add(sync_media(mms))
+            result.media.add(save_media(media))
         result.pages += 1
         if on_page:
             on_page(result.pages, len(records), result)

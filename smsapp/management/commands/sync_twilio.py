@@ -37,9 +37,13 @@ class Command(BaseCommand):
         try:
             result = sync.sync_all(full=full, since=start, on_page=progress)
         except TwilioError as exc:
-            raise CommandError(
-                f"Sync stopped: {exc.message} Pages already read were kept."
-            ) from exc
+            kept = (
+                f" The {pages_done} page(s) already read were kept; run the command again "
+                "to continue."
+                if pages_done
+                else " No message page was read."
+            )
+            raise CommandError(f"Sync stopped: {exc.message}{kept}") from exc
 
         scope = f"since {result.since}" if result.since else "all messages"
         self.stdout.write(
