@@ -206,8 +206,8 @@ if TWILIO_SANDBOX:
 
     TWILIO_ACCOUNT_SID = _sandbox_credentials.ACCOUNT_SID
     TWILIO_API_KEY = _sandbox_credentials.API_KEY
-    TWILIO_API_SECRET = _sandbox_credentials.derived_secret(SECRET_KEY, "api-secret")
-    TWILIO_AUTH_TOKEN = _sandbox_credentials.derived_secret(SECRET_KEY, "auth-token")
+    TWILIO_API_SECRET = _sandbox_credentials.api_secret(SECRET_KEY)
+    TWILIO_AUTH_TOKEN = _sandbox_credentials.auth_token(SECRET_KEY)
     PUBLIC_BASE_URL = PUBLIC_BASE_URL or SANDBOX_BASE_URL
 
 # --- Canvas ------------------------------------------------------------------------------

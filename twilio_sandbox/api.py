@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
-from twilio_sandbox import engine
+from twilio_sandbox import credentials, engine
 from twilio_sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber
 
 VERSION = "/2010-04-01"
@@ -49,9 +49,10 @@ def _authorized(request: HttpRequest) -> bool:
         username, _, password = base64.b64decode(header[6:]).decode().partition(":")
     except (binascii.Error, UnicodeDecodeError):
         return False
+    # The stand-in's own identity, not whatever the app's client is configured with.
     expected = {
-        settings.TWILIO_API_KEY: settings.TWILIO_API_SECRET,
-        settings.TWILIO_ACCOUNT_SID: settings.TWILIO_AUTH_TOKEN,
+        credentials.API_KEY: credentials.api_secret(settings.SECRET_KEY),
+        credentials.ACCOUNT_SID: credentials.auth_token(settings.SECRET_KEY),
     }.get(username)
     return bool(expected) and hmac.compare_digest(expected, password)
 
@@ -65,7 +66,7 @@ def twilio_api(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
     def wrapper(request: HttpRequest, account_sid: str, *args, **kwargs) -> HttpResponse:
         if not settings.TWILIO_SANDBOX:
             raise Http404("The Twilio sandbox is switched off.")
-        if not _authorized(request) or account_sid != settings.TWILIO_ACCOUNT_SID:
+        if not _authorized(request) or account_sid != credentials.ACCOUNT_SID:
             return _error(20003, "Authentication Error - invalid username", 401)
         engine.ensure_seeded()
         try:
@@ -81,12 +82,12 @@ def _date(value: datetime | None) -> str | None:
 
 
 def _base() -> str:
-    return f"{VERSION}/Accounts/{settings.TWILIO_ACCOUNT_SID}"
+    return f"{VERSION}/Accounts/{credentials.ACCOUNT_SID}"
 
 
 def number_json(n: SandboxNumber) -> dict:
     return {
-        "account_sid": settings.TWILIO_ACCOUNT_SID,
+        "account_sid": credentials.ACCOUNT_SID,
         "address_requirements": "none",
         "api_version": "2010-04-01",
         "beta": False,
@@ -111,7 +112,7 @@ def number_json(n: SandboxNumber) -> dict:
 def message_json(m: SandboxMessage, num_media: int) -> dict:
     uri = f"{_base()}/Messages/{m.sid}"
     return {
-        "account_sid": settings.TWILIO_ACCOUNT_SID,
+        "account_sid": credentials.ACCOUNT_SID,
         "api_version": "2010-04-01",
         "body": m.body,
         "date_created": _date(m.date_created),
@@ -136,7 +137,7 @@ def message_json(m: SandboxMessage, num_media: int) -> dict:
 
 def media_json(media: SandboxMedia, message_sid: str) -> dict:
     return {
-        "account_sid": settings.TWILIO_ACCOUNT_SID,
+        "account_sid": credentials.ACCOUNT_SID,
         "content_type": media.content_type,
         "date_created": _date(media.date_created),
         "date_updated": _date(media.date_created),

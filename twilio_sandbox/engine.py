@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from smsapp.http import API_PREFIX
 from smsapp.twilio_gateway import sign_webhook
+from twilio_sandbox import credentials
 from twilio_sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber
 
 logger = logging.getLogger(__name__)
@@ -257,7 +258,7 @@ def advance(sid: str, status: str, error: tuple[int, str] | None = None) -> Sand
     message = SandboxMessage.objects.get(sid=sid)
     if message.status_callback:
         params = {
-            "AccountSid": settings.TWILIO_ACCOUNT_SID,
+            "AccountSid": credentials.ACCOUNT_SID,
             "ApiVersion": "2010-04-01",
             "From": message.from_number,
             "To": message.to_number,
@@ -272,14 +273,20 @@ def advance(sid: str, status: str, error: tuple[int, str] | None = None) -> Sand
     return message
 
 
+def _auth_token() -> str:
+    """The stand-in signs with its own auth token; the app checks with TWILIO_AUTH_TOKEN,
+    which sandbox mode sets to the same value (project/settings.py)."""
+    return credentials.auth_token(settings.SECRET_KEY)
+
+
 def post_signed(url: str, params: dict[str, str], method: str = "POST") -> requests.Response:
     """Call the app as Twilio does: form-encoded (or query string for GET), with
     X-Twilio-Signature computed with the sandbox's auth token over the URL and params."""
     if method == "GET":
         prepared = requests.Request("GET", url, params=params).prepare()
-        signature = sign_webhook(prepared.url, {}, settings.TWILIO_AUTH_TOKEN)
+        signature = sign_webhook(prepared.url, {}, _auth_token())
         return requests.get(prepared.url, headers={"X-Twilio-Signature": signature}, timeout=10)
-    signature = sign_webhook(url, params, settings.TWILIO_AUTH_TOKEN)
+    signature = sign_webhook(url, params, _auth_token())
     return requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)
 
 
@@ -325,7 +332,7 @@ def simulate_inbound(
     if not number.sms_url:
         return message, []
     params = {
-        "AccountSid": settings.TWILIO_ACCOUNT_SID,
+        "AccountSid": credentials.ACCOUNT_SID,
         "ApiVersion": "2010-04-01",
         "MessageSid": message.sid,
         "SmsMessageSid": message.sid,
@@ -348,7 +355,7 @@ def simulate_inbound(
 
 def media_url(message_sid: str, media_sid: str) -> str:
     return (
-        f"https://api.twilio.com/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}"
+        f"https://api.twilio.com/2010-04-01/Accounts/{credentials.ACCOUNT_SID}"
         f"/Messages/{message_sid}/Media/{media_sid}"
     )
 

@@ -12,7 +12,7 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from smsapp import sync, twilio_gateway
+from smsapp import messaging, twilio_gateway
 from smsapp.http import API_PREFIX, json_api, json_error, staff_required
 from twilio_sandbox import engine
 
@@ -21,9 +21,8 @@ def simulate_and_mirror(*, from_: str, to: str, body: str, media: int = 0) -> di
     """Text `to` from `from_`, then mirror the replies. Returns the SIDs involved."""
     engine.ensure_seeded()
     inbound, replies = engine.simulate_inbound(from_=from_, to=to, body=body, media=media)
-    records = [twilio_gateway.fetch_message(reply.sid) for reply in replies]
-    if records:
-        sync.upsert_messages(records)
+    for reply in replies:
+        messaging.get_message(sid=reply.sid)  # fetched through the REST client and mirrored
     return {"inbound": inbound.sid, "replies": [reply.sid for reply in replies]}
 
 

@@ -1,0 +1,223 @@
+"""The offline sandbox end to end: the app's real gateway and twilio SDK talk over real HTTP
+on loopback to the stand-in served by a live server, which posts signed callbacks and
+inbound messages back to the app's real webhooks."""
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+
+from smsapp import twilio_gateway
+from smsapp.models import Media, Message, Phone, StatusEvent
+from twilio_sandbox import credentials, engine
+from twilio_sandbox.models import SandboxMessage, SandboxNumber
+
+# serialized_rollback: the flush after each test would also drop the default auto-reply
+# rules that a data migration created.
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+DESK = "+15005550006"  # the seeded MMS-capable number
+NURSE = "+15005550007"  # SMS only
+PATIENT = "+14155550123"
+
+
+@pytest.fixture
+def sandbox(live_server, settings):
+    settings.TWILIO_SANDBOX = True
+    settings.TWILIO_ACCOUNT_SID = credentials.ACCOUNT_SID
+    settings.TWILIO_API_KEY = credentials.API_KEY
+    settings.TWILIO_API_SECRET = credentials.api_secret(settings.SECRET_KEY)
+    settings.TWILIO_AUTH_TOKEN = credentials.auth_token(settings.SECRET_KEY)
+    settings.SANDBOX_BASE_URL = live_server.url
+    settings.PUBLIC_BASE_URL = live_server.url
+    settings.SANDBOX_STEP_SECONDS = 0.05
+    yield live_server
+    assert engine.wait_until_idle(10)
+
+
+@pytest.fixture
+def synced(sandbox):
+    call_command("sync_twilio", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    return sandbox
+
+
+def api(name: str, *args: str) -> str:
+    return reverse(f"smsapp:{name}", args=args)
+
+
+def send(client, to: str = PATIENT, text: str = "Your results are ready.", **extra):
+    desk = Phone.objects.get(phone_number=DESK)
+    body = {"numberFrom": DESK, "numberFromSid": desk.sid, "numberTo": to, "text": text, **extra}
+    return client.post(api("sms_send"), body, content_type="application/json")
+
+
+def test_sync_twilio_mirrors_the_seeded_account_and_a_rerun_changes_nothing(sandbox, capsys):
+    call_command("sync_twilio")
+    first = capsys.readouterr().out
+    assert "phones:   3 created" in first
+    assert "messages: 4 created" in first
+    assert "media:    1 created" in first
+    assert Phone.objects.get(phone_number=NURSE).mms is False
+    assert Phone.objects.get(phone_number="+15005550008").sms is False
+
+    call_command("sync_twilio", "--full")
+    second = capsys.readouterr().out
+    assert "phones:   0 created, 0 updated, 3 unchanged" in second
+    assert "messages: 0 created, 0 updated, 4 unchanged" in second
+
+
+def test_list_pages_follow_next_page_uri_with_filters(sandbox):
+    engine.ensure_seeded()
+    pages = list(twilio_gateway.iter_message_pages(page_size=3))
+    assert [len(page) for page in pages] == [3, 1]
+    sids = [record["sid"] for page in pages for record in page]
+    assert sids == list(SandboxMessage.objects.order_by("-id").values_list("sid", flat=True))
+
+    to_desk = [r for page in twilio_gateway.iter_message_pages(to=DESK) for r in page]
+    assert {r["direction"] for r in to_desk} == {"inbound"}
+    assert len(to_desk) == 2
+
+
+def test_wrong_credentials_are_refused_like_twilio(sandbox, settings):
+    settings.TWILIO_API_SECRET = "not-the-secret"
+    with pytest.raises(twilio_gateway.TwilioError) as refused:
+        list(twilio_gateway.list_phone_numbers())
+    assert refused.value.code == 20003
+    assert refused.value.http_status == 503
+
+
+def test_a_sent_message_is_delivered_through_signed_status_callbacks(synced, staff_client):
+    response = send(staff_client)
+
+    assert response.status_code == 200, response.content
+    sid = response.json()["sid"]
+    assert response.json()["status"] == "queued"
+    assert engine.wait_until_idle(10)
+    message = Message.objects.get(sid=sid)
+    assert message.status == "delivered"
+    events = StatusEvent.objects.filter(message_id=sid).order_by("id")
+    assert [e.status for e in events] == ["sent", "delivered"]
+    assert SandboxMessage.objects.get(sid=sid).status == "delivered"
+
+
+def test_a_number_reserved_to_fail_ends_undelivered_with_the_reason(synced, staff_client):
+    response = send(staff_client, to=engine.UNDELIVERABLE)
+
+    assert response.status_code == 200, response.content
+    assert engine.wait_until_idle(10)
+    message = Message.objects.get(sid=response.json()["sid"])
+    assert message.status == "undelivered"
+    assert message.error_code == 30003
+
+
+def test_an_opted_out_recipient_is_refused_with_twilios_code(synced, staff_client):
+    response = send(staff_client, to=engine.OPTED_OUT)
+
+    assert response.status_code == 400
+    assert "opted out" in response.json()["fields"]["numberTo"]
+    assert not SandboxMessage.objects.filter(to_number=engine.OPTED_OUT).exists()
+
+
+def test_an_mms_carries_its_media_to_the_stand_in(synced, staff_client):
+    response = send(staff_client, text="Your x-ray", mediaUrls=["https://example.org/xray.jpg"])
+
+    assert response.status_code == 200, response.content
+    stored = SandboxMessage.objects.get(sid=response.json()["sid"])
+    assert stored.media.get().content_type == "image/png"
+
+
+def test_a_simulated_inbound_mms_is_stored_and_answered_with_the_auto_reply(synced, staff_client):
+    response = staff_client.post(
+        reverse("twilio_sandbox_simulate:simulate_inbound"),
+        {"from": "+14155550177", "to": DESK, "body": "Hello, it's me", "media": 1},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 200, response.content
+    inbound = Message.objects.get(sid=response.json()["inbound"])
+    assert inbound.direction == "inbound"
+    assert inbound.body == "Hello, it's me"
+    media = Media.objects.get(message=inbound)
+    [reply_sid] = response.json()["replies"]
+    reply = Message.objects.get(sid=reply_sid)
+    assert reply.direction == "outbound-reply"
+    assert reply.to_number == "+14155550177"
+    assert reply.body == "Hello! ♥️"
+
+    picture = staff_client.get(api("media_item", inbound.sid, media.sid))
+    assert picture.status_code == 200
+    assert picture["Content-Type"] == "image/png"
+    assert (
+        b"".join(picture.streaming_content if picture.streaming else [picture.content])[:8]
+        == b"\x89PNG\r\n\x1a\n"
+    )
+
+
+def test_simulating_needs_a_body_or_a_picture(synced, staff_client):
+    response = staff_client.post(
+        reverse("twilio_sandbox_simulate:simulate_inbound"),
+        {"from": "+14155550177", "to": DESK, "body": ""},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 400
+    assert "body" in response.json()["fields"]
+
+
+def test_the_sandbox_inbound_command_reaches_the_app(synced, capsys):
+    call_command("sandbox_inbound", "what are your hours?", "--from", "+14155550188")
+
+    output = capsys.readouterr().out
+    assert "+14155550188 texted +15005550006" in output
+    reply = Message.objects.get(direction="outbound-reply", to_number="+14155550188")
+    assert reply.body == "Say hello! 👻"
+
+
+def test_delete_removes_the_message_from_the_stand_in_and_the_mirror(synced, staff_client):
+    sid = send(staff_client).json()["sid"]
+    assert engine.wait_until_idle(10)
+
+    response = staff_client.delete(api("message_delete", sid))
+
+    assert response.status_code == 200
+    assert response.json() == {"sid": sid, "deleted": True}
+    assert not SandboxMessage.objects.filter(sid=sid).exists()
+    assert not Message.objects.filter(sid=sid).exists()
+
+
+def test_deleting_a_message_still_in_flight_is_a_conflict(synced, staff_client, settings):
+    settings.SANDBOX_STEP_SECONDS = 0.5
+    sid = send(staff_client).json()["sid"]
+
+    response = staff_client.delete(api("message_delete", sid))
+
+    assert response.status_code == 409
+    assert "wait" in response.json()["information"]
+    assert Message.objects.filter(sid=sid).exists()
+
+
+def test_webhook_configuration_reaches_the_stand_in(synced, staff_client):
+    nurse = Phone.objects.get(phone_number=NURSE)
+
+    response = staff_client.post(
+        api("inbound_webhook", nurse.sid),
+        {"url": "https://example.org/sms", "method": "GET"},
+        content_type="application/json",
+    )
+    assert response.status_code == 200, response.content
+    number = SandboxNumber.objects.get(sid=nurse.sid)
+    assert (number.sms_url, number.sms_method) == ("https://example.org/sms", "GET")
+
+    response = staff_client.post(
+        api("inbound_webhook_this_app", nurse.sid), {}, content_type="application/json"
+    )
+    assert response.status_code == 200, response.content
+    number.refresh_from_db()
+    assert number.sms_url == synced.url + api("inbound_treatment")
+    assert number.sms_method == "POST"
+
+
+def test_the_stand_in_is_not_served_when_the_sandbox_is_off(sandbox, client, settings):
+    settings.TWILIO_SANDBOX = False
+    url = f"/sandbox/twilio/2010-04-01/Accounts/{credentials.ACCOUNT_SID}/Messages.json"
+
+    assert client.get(url).status_code == 404
