@@ -472,9 +472,11 @@ def signature_is_valid(url: str, params: Any, signature: str) -> bool:
 
 
 def twiml_reply(text: str, media_url: str = "") -> str:
-    """TwiML that answers an inbound message with `text` (and an image, for MMS)."""
+    """TwiML that answers an inbound message with `text` (and an image, for MMS). Body and
+    Media as nested nouns: Twilio's documented form for a message that carries both."""
     response = MessagingResponse()
-    message = response.message(text)
+    message = response.message()
+    message.body(text)
     if media_url:
         message.media(media_url)
     return str(response)
