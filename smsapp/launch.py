@@ -40,7 +40,8 @@ API_TOKEN_LIFETIME = 15 * 60
 # chart (which checks the user's Canvas session again).
 API_SESSION_MAX_AGE = 12 * 60 * 60
 
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _HS256 = ["HS256"]  # never accept "none" or an algorithm the token picks
 
 
@@ -96,15 +97,16 @@ def decode_launch_token(
     )
     if int(claims["exp"]) - int(claims["iat"]) > max_lifetime:
         raise TokenError("invalid", "This launch link is valid for too long to be trusted.")
-    staff_id, patient_id, jti = (str(claims[name]).strip() for name in ("sub", "patient", "jti"))
-    if not (staff_id and patient_id and jti):
+    staff_id, patient_id, jti = (str(claims[name]) for name in ("sub", "patient", "jti"))
+    # They become a user name and database keys: Canvas's ids are short and plain.
+    if not all(_ID.fullmatch(value) for value in (staff_id, patient_id, jti)):
         raise TokenError("invalid", "This launch link does not name a staff member and patient.")
     phone = str(claims.get("phone") or "")
     return LaunchClaims(
         staff_id=staff_id,
         patient_id=patient_id,
         # A malformed number only loses the pre-fill; the page still opens.
-        patient_phone=phone if _E164.match(phone) else "",
+        patient_phone=phone if _E164.fullmatch(phone) else "",
         jti=jti,
         expires_at=int(claims["exp"]),
     )
