@@ -2,12 +2,25 @@
 auto-reply rules editable."""
 
 from django.contrib import admin
+from django.db.models import Q, QuerySet
 
 from smsapp.models import AutoReplyRule, Media, Message, Phone, StatusEvent
 
 
+class MirrorAdmin(admin.ModelAdmin):
+    """Twilio is the source of truth for the mirror: an edit here would be overwritten by
+    the next sync_twilio, or kept and shown as if Twilio had said it. Rows can be viewed
+    and deleted (a later sync reads them again)."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Phone)
-class PhoneAdmin(admin.ModelAdmin):
+class PhoneAdmin(MirrorAdmin):
     list_display = ["phone_number", "friendly_name", "sms", "mms", "voice", "status", "sms_url"]
     list_filter = ["sms", "mms", "voice", "status"]
     search_fields = ["sid", "phone_number", "friendly_name"]
@@ -33,10 +46,28 @@ class StatusEventInline(admin.TabularInline):
         return False
 
 
+class ClinicNumberFilter(admin.SimpleListFilter):
+    """Messages sent from or to one of the clinic's numbers. Listing every distinct
+    from/to value instead would offer every patient's number and scan the whole table on
+    each page load."""
+
+    title = "clinic number"
+    parameter_name = "number"
+
+    def lookups(self, request, model_admin) -> list[tuple[str, str]]:
+        return [(phone.phone_number, str(phone)) for phone in Phone.objects.all()]
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        number = self.value()
+        if not number:
+            return queryset
+        return queryset.filter(Q(from_number=number) | Q(to_number=number))
+
+
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(MirrorAdmin):
     list_display = ["sid", "date_created", "direction", "from_number", "to_number", "status"]
-    list_filter = ["direction", "status", "from_number", "to_number"]
+    list_filter = ["direction", "status", ClinicNumberFilter]
     search_fields = ["=sid", "from_number", "to_number", "body"]
     date_hierarchy = "date_created"
     readonly_fields = ["sid", "account_sid", "messaging_service_sid"]
@@ -48,7 +79,7 @@ class MessageAdmin(admin.ModelAdmin):
 class StatusEventAdmin(admin.ModelAdmin):
     list_display = ["received_at", "message_sid", "status", "error_code"]
     list_filter = ["status"]
-    search_fields = ["=message__sid"]
+    search_fields = ["=message__sid"]  # shows the search box; see get_search_results
     date_hierarchy = "received_at"
     readonly_fields = ["message_sid", "status", "error_code", "error_message", "payload"]
     fields = readonly_fields
@@ -57,6 +88,15 @@ class StatusEventAdmin(admin.ModelAdmin):
     @admin.display(description="message SID", ordering="message")
     def message_sid(self, event: StatusEvent) -> str:
         return event.message_id  # the SID itself; the message may not be mirrored yet
+
+    def get_search_results(self, request, queryset: QuerySet, search_term: str):
+        """An exact match on the message_sid column: it finds events of messages that
+        are not mirrored, and uses the column's index (SIDs are case-sensitive; the
+        admin's "=" would compare case-insensitively and scan every event)."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        return queryset.filter(message_id=term), False
 
     def has_add_permission(self, request) -> bool:
         return False
