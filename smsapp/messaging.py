@@ -26,7 +26,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from smsapp import sync, twilio_gateway
+from smsapp import twilio_gateway
 from smsapp.http import API_PREFIX
 from smsapp.models import Media, Message, Phone, StatusEvent
 from smsapp.twilio_gateway import TwilioError
@@ -416,8 +416,7 @@ def find_media(*, message_sid: str, media_sid: str | None = None) -> Media:
     if message is None:
         raise NotFound(f"There is no message {message_sid} in the mirror.")
     item = _media_of(message, media_sid)
-    if item is None and message.num_media:
-        sync.sync_media([message.sid])
+    if item is None and _mirror_missing_media(message):
         item = _media_of(message, media_sid)
     if item is None:
         if media_sid:
@@ -425,6 +424,18 @@ def find_media(*, message_sid: str, media_sid: str | None = None) -> Media:
         raise NotFound(f"Message {message_sid} has no media.")
     item.message = message
     return item
+
+
+def _mirror_missing_media(message: Message) -> bool:
+    """Read the message's media list from Twilio when the mirror holds fewer items than
+    Twilio counted (a webhook or sync stored the message first). True if any were added."""
+    if Media.objects.filter(message=message).count() >= message.num_media:
+        return False
+    records = twilio_gateway.list_media(message.sid)
+    created = Media.objects.bulk_create(
+        [Media(message=message, **record) for record in records], ignore_conflicts=True
+    )
+    return bool(created)
 
 
 def _media_of(message: Message, media_sid: str | None) -> Media | None:
