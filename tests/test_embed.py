@@ -1,0 +1,342 @@
+"""The Canvas embed: launch from the chart, then the page's API calls with a bearer token
+and no cookie at all (a frame on another site may not get cookies)."""
+
+import json
+import re
+import time
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.test import Client
+from django.utils import timezone
+
+from smsapp import launch
+from smsapp.models import LaunchTokenUse, Message
+from tests import twilio_payloads as tw
+from tests.factories import MessageFactory, PhoneFactory
+from tests.test_launch_tokens import PATIENT_ID, STAFF_ID, launch_token
+
+pytestmark = pytest.mark.django_db
+
+EMBED = "/embed/"
+RENEW = "/embed/renew/"
+API = "/plugin-io/api/twilio_sms_mms/"
+CANVAS = "https://clinic.canvasmedical.com"  # tests/settings.py CANVAS_ORIGIN
+US = "+14155550100"
+PATIENT = "+14155550199"
+
+
+def fresh_client() -> Client:
+    """A browser with no cookies at all, as inside a third-party frame."""
+    client = Client()
+    client.cookies.clear()
+    return client
+
+
+def launch_page(client: Client, token: str):
+    return client.get(EMBED, {"launch": token})
+
+
+def page_config(response) -> dict:
+    match = re.search(
+        r'<script id="sms-config" type="application/json">(.*?)</script>',
+        response.content.decode(),
+        re.S,
+    )
+    assert match, "the page's config block is missing"
+    return json.loads(match.group(1))
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+
+
+def launched_api_token(client: Client | None = None, **claims) -> str:
+    response = launch_page(client or fresh_client(), launch_token(**claims))
+    assert response.status_code == 200
+    return page_config(response)["apiToken"]
+
+
+def assert_refused_page(response, status: int, words: str) -> None:
+    """A small HTML page saying what happened and what to do, never the app."""
+    assert response.status_code == status
+    assert response["Content-Type"].startswith("text/html")
+    text = response.content.decode()
+    assert words in text
+    assert "sms-config" not in text and "page.js" not in text
+    assert not response.cookies
+    # Shown in the chart's pane, so framable by Canvas (and only Canvas).
+    assert f"frame-ancestors 'self' {CANVAS}" in response["Content-Security-Policy"]
+
+
+# --- launching ------------------------------------------------------------------------
+
+
+def test_a_launch_opens_the_page_for_the_patient_with_an_api_token():
+    response = launch_page(fresh_client(), launch_token(phone=PATIENT))
+
+    assert response.status_code == 200
+    config = page_config(response)
+    assert config["patientPhone"] == PATIENT
+    assert config["apiTokenRenewUrl"] == RENEW
+    assert config["csrfToken"] == ""
+    claims = launch.decode_api_token(config["apiToken"], key=_api_key())
+    user = get_user_model().objects.get(pk=claims.user_id)
+    assert (claims.patient_id, claims.patient_phone) == (PATIENT_ID, PATIENT)
+    assert user.username == f"canvas-{STAFF_ID}"
+
+
+def test_the_launch_sets_no_cookie_and_is_framable_by_canvas_only():
+    response = launch_page(fresh_client(), launch_token())
+
+    assert response.status_code == 200
+    assert not response.cookies
+    policy = response["Content-Security-Policy"]
+    assert f"frame-ancestors 'self' {CANVAS}" in policy
+    assert "X-Frame-Options" not in response
+    assert "no-store" in response["Cache-Control"]
+    assert response["Referrer-Policy"] == "same-origin"
+
+
+def test_a_patient_without_a_phone_gets_the_page_with_an_empty_to():
+    response = launch_page(fresh_client(), launch_token(drop=("phone",)))
+
+    assert response.status_code == 200
+    assert page_config(response)["patientPhone"] == ""
+
+
+def test_the_first_launch_creates_a_staff_user_who_cannot_sign_in_with_a_password():
+    launched_api_token()
+    launched_api_token()
+
+    user = get_user_model().objects.get(username=f"canvas-{STAFF_ID}")
+    assert user.is_staff and user.is_active and not user.is_superuser
+    assert not user.has_usable_password()
+    assert get_user_model().objects.filter(username__startswith="canvas-").count() == 1
+
+
+def test_a_staff_user_switched_off_by_an_administrator_stays_off():
+    launched_api_token()
+    get_user_model().objects.filter(username=f"canvas-{STAFF_ID}").update(is_staff=False)
+
+    response = launch_page(fresh_client(), launch_token())
+
+    assert_refused_page(response, 403, "Your access to SMS is switched off.")
+    user = get_user_model().objects.get(username=f"canvas-{STAFF_ID}")
+    assert not user.is_staff
+
+
+def test_a_token_opens_the_page_only_once():
+    token = launch_token()
+    assert launch_page(fresh_client(), token).status_code == 200
+
+    response = launch_page(fresh_client(), token)
+
+    assert_refused_page(response, 401, "has already been used")
+    assert LaunchTokenUse.objects.count() == 1
+
+
+def _expired():
+    past = int(time.time()) - 1000
+    return launch_token(iat=past, exp=past + 300)
+
+
+@pytest.mark.parametrize(
+    ("make_token", "words"),
+    [
+        (_expired, "has expired"),
+        (lambda: launch_token(key="another-instance-key-0123456789abcdef"), "was not signed"),
+        (lambda: launch_token(aud="another-app"), "made for another application"),
+        (lambda: launch_token(iss="someone"), "not made by the SMS Twilio plugin"),
+        (lambda: launch_token(drop=("patient",)), "not a valid launch link"),
+        (lambda: "garbage", "not a valid launch link"),
+        (lambda: "", "must be opened from a patient"),
+    ],
+    ids=["expired", "bad-signature", "wrong-audience", "wrong-issuer", "incomplete",
+         "garbage", "missing"],
+)  # fmt: skip
+def test_a_refused_token_gets_a_401_page_saying_why(make_token, words):
+    response = launch_page(fresh_client(), make_token())
+
+    assert_refused_page(response, 401, words)
+    assert "open SMS again from the patient" in response.content.decode()
+    assert not get_user_model().objects.exists()
+    assert not LaunchTokenUse.objects.exists()
+
+
+def test_no_launch_parameter_at_all_is_a_401_page():
+    assert_refused_page(fresh_client().get(EMBED), 401, "must be opened from a patient")
+
+
+def test_without_a_launch_key_the_page_says_which_setting_to_add(settings):
+    settings.CANVAS_LAUNCH_KEY = ""
+
+    response = launch_page(fresh_client(), launch_token())
+
+    assert_refused_page(response, 503, "CANVAS_LAUNCH_KEY")
+
+
+def test_the_embed_answers_get_only():
+    assert fresh_client().post(EMBED, {"launch": launch_token()}).status_code == 405
+
+
+def test_old_token_records_are_cleaned_up_by_later_launches():
+    long_ago = timezone.now() - timedelta(hours=2)
+    LaunchTokenUse.objects.create(
+        jti="old", staff_id="s", patient_id="p", used_at=long_ago, expires_at=long_ago
+    )
+
+    launched_api_token()
+
+    assert not LaunchTokenUse.objects.filter(jti="old").exists()
+    assert LaunchTokenUse.objects.count() == 1
+
+
+# --- the embedded session: the API with the bearer token and no cookie -------------------
+
+
+def test_a_full_embedded_session_works_without_any_cookie(mocked_twilio):
+    phone = PhoneFactory(phone_number=US, sms=True, mms=True)
+    MessageFactory(from_number=PATIENT, to_number=US, direction="inbound", body="Hi there")
+    browser = fresh_client()
+    token = page_config(launch_page(browser, launch_token(phone=PATIENT)))["apiToken"]
+    browser.cookies.clear()  # whatever the launch might have set, the page must not need it
+
+    phones = browser.get(f"{API}phone_list", **bearer(token))
+    log = browser.get(f"{API}message_list/{PATIENT}/from", **bearer(token))
+    conversation = browser.get(f"{API}conversation/{US}/{PATIENT}", **bearer(token))
+    answer = tw.message_json(1, from_=US, to=PATIENT, status="queued", date_sent=None, price=None)
+    mocked_twilio.post(tw.account_url("Messages.json"), json=answer, status=201)
+    sent = browser.post(
+        f"{API}sms_send",
+        data=json.dumps(
+            {"numberFrom": US, "numberFromSid": phone.sid, "numberTo": PATIENT, "text": "Hello"}
+        ),
+        content_type="application/json",
+        # The frame may even have an opaque origin; the bearer token is what counts.
+        HTTP_ORIGIN="null",
+        **bearer(token),
+    )
+
+    assert phones.status_code == 200, phones.content
+    assert [p["phoneNumber"] for p in phones.json()] == [US]
+    assert log.status_code == 200, log.content
+    assert [m["body"] for m in log.json()] == ["Hi there"]
+    assert conversation.status_code == 200, conversation.content
+    assert sent.status_code == 200, sent.content
+    assert sent.json()["sid"] == answer["sid"]
+    assert Message.objects.filter(sid=answer["sid"], to_number=PATIENT).exists()
+    assert not browser.cookies
+
+
+def test_without_the_bearer_token_the_api_is_closed():
+    browser = fresh_client()
+    launched_api_token(browser)
+
+    assert browser.get(f"{API}phone_list").status_code == 401
+
+
+@pytest.mark.parametrize("spoil", ["expired", "tampered", "foreign", "garbage", "empty"])
+def test_a_bad_bearer_token_is_a_401(spoil):
+    token = launched_api_token()
+    user_id = launch.decode_api_token(token, key=_api_key()).user_id
+    spoiled = {
+        "expired": launch.issue_api_token(
+            key=_api_key(), user_id=user_id, now=int(time.time()) - launch.API_TOKEN_LIFETIME - 5
+        ),
+        "tampered": token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB"),
+        "foreign": launch.issue_api_token(key=launch.api_token_key("other"), user_id=user_id),
+        "garbage": "not-a-token",
+        "empty": "",
+    }[spoil]
+
+    response = fresh_client().get(f"{API}phone_list", **bearer(spoiled))
+
+    assert response.status_code == 401
+    assert "open it again from the patient's chart" in response.json()["information"]
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_bad_bearer_token_is_refused_even_with_a_staff_session(staff_client):
+    response = staff_client.get(f"{API}phone_list", **bearer("not-a-token"))
+
+    assert response.status_code == 401
+
+
+def test_a_launch_token_is_not_accepted_as_a_bearer_token():
+    response = fresh_client().get(f"{API}phone_list", **bearer(launch_token()))
+
+    assert response.status_code == 401
+
+
+def test_switching_the_user_off_ends_its_bearer_tokens():
+    token = launched_api_token()
+    user = get_user_model().objects.get(username=f"canvas-{STAFF_ID}")
+
+    user.is_staff = False
+    user.save()
+    assert fresh_client().get(f"{API}phone_list", **bearer(token)).status_code == 403
+    user.is_active = False
+    user.save()
+    assert fresh_client().get(f"{API}phone_list", **bearer(token)).status_code == 401
+
+
+# --- renewing the API token ---------------------------------------------------------------
+
+
+def _renew(client: Client, token: str | None, **extra):
+    headers = bearer(token) if token is not None else {}
+    return client.post(RENEW, data="{}", content_type="application/json", **headers, **extra)
+
+
+def test_renewal_gives_a_fresh_token_that_works():
+    old = launched_api_token()
+    old_claims = launch.decode_api_token(old, key=_api_key())
+
+    response = _renew(fresh_client(), old, HTTP_ORIGIN="null")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["expiresIn"] == launch.API_TOKEN_LIFETIME
+    new_claims = launch.decode_api_token(body["token"], key=_api_key())
+    assert (new_claims.user_id, new_claims.patient_id, new_claims.session_started) == (
+        old_claims.user_id, old_claims.patient_id, old_claims.session_started,
+    )  # fmt: skip
+    assert fresh_client().get(f"{API}phone_list", **bearer(body["token"])).status_code == 200
+
+
+def test_an_expired_token_cannot_be_renewed():
+    user_id = launch.decode_api_token(launched_api_token(), key=_api_key()).user_id
+    expired = launch.issue_api_token(
+        key=_api_key(), user_id=user_id, now=int(time.time()) - launch.API_TOKEN_LIFETIME - 5
+    )
+
+    assert _renew(fresh_client(), expired).status_code == 401
+
+
+def test_a_session_too_old_cannot_be_renewed():
+    user_id = launch.decode_api_token(launched_api_token(), key=_api_key()).user_id
+    started = int(time.time()) - launch.API_SESSION_MAX_AGE - 60
+    old = launch.issue_api_token(key=_api_key(), user_id=user_id, session_started=started)
+
+    response = _renew(fresh_client(), old)
+
+    assert response.status_code == 401
+    assert "open SMS again from the chart" in response.json()["information"]
+
+
+def test_renewal_needs_the_bearer_token_not_a_session(staff_client):
+    assert _renew(staff_client, None).status_code == 401
+    assert _renew(fresh_client(), None).status_code == 401
+
+
+def test_renewal_is_post_only():
+    token = launched_api_token()
+
+    assert fresh_client().get(RENEW, **bearer(token)).status_code == 405
+
+
+def _api_key() -> str:
+    return launch.api_token_key(settings.SECRET_KEY)
