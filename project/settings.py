@@ -6,6 +6,7 @@ failing at the first request.
 """
 
 import logging
+import math
 from pathlib import Path
 
 import environ
@@ -31,13 +32,19 @@ def _bool(name: str, default: bool) -> bool:
     raise ImproperlyConfigured(f"{name} must be true or false (got {raw!r}).")
 
 
-def _number(name: str, default: float, cast=float):
+def _number(name: str, default: float, cast=float, *, positive: bool = False):
+    """A number from the environment; `positive` refuses 0 too (a 0 s timeout fails every
+    call). "nan" and "inf" parse as floats but are not settings anyone means."""
+    kind = "a whole number" if cast is int else "a number"
     try:
         value = cast(env.str(name, default=str(default)))
     except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number (got {env.str(name)!r}).") from None
-    if value < 0:
-        raise ImproperlyConfigured(f"{name} must not be negative.")
+        raise ImproperlyConfigured(f"{name} must be {kind} (got {env.str(name)!r}).") from None
+    if not math.isfinite(value):
+        raise ImproperlyConfigured(f"{name} must be {kind} (got {env.str(name)!r}).")
+    if value < 0 or (positive and value == 0):
+        limit = "greater than 0" if positive else "0 or more"
+        raise ImproperlyConfigured(f"{name} must be {limit} (got {env.str(name)!r}).")
     return value
 
 
@@ -182,10 +189,10 @@ TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_API_KEY = env.str("TWILIO_API_KEY", default="")
 TWILIO_API_SECRET = env.str("TWILIO_API_SECRET", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
-TWILIO_TIMEOUT = _number("TWILIO_TIMEOUT", 10.0)
+TWILIO_TIMEOUT = _number("TWILIO_TIMEOUT", 10.0, positive=True)
 TWILIO_MAX_RETRIES = _number("TWILIO_MAX_RETRIES", 3, int)
 TWILIO_RETRY_BACKOFF = _number("TWILIO_RETRY_BACKOFF", 0.5)
-TWILIO_MEDIA_MAX_BYTES = _number("TWILIO_MEDIA_MAX_BYTES", 5 * 1024 * 1024, int)
+TWILIO_MEDIA_MAX_BYTES = _number("TWILIO_MEDIA_MAX_BYTES", 5 * 1024 * 1024, int, positive=True)
 TWILIO_VALIDATE_WEBHOOKS = _bool("TWILIO_VALIDATE_WEBHOOKS", True)
 
 # --- Offline sandbox ---------------------------------------------------------------------
