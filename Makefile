@@ -2,8 +2,11 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# The Canvas plugin's own virtualenv: importing canvas_sdk configures Django with Canvas's
+# settings, so the plugin's tests cannot share a virtualenv or a process with the app's.
+PLUGIN_VENV := .venv-plugin
 
-.PHONY: run test lint
+.PHONY: run test test-plugin lint
 
 $(VENV)/.app: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -13,6 +16,12 @@ $(VENV)/.app: requirements.txt
 
 $(VENV)/.dev: $(VENV)/.app requirements-dev.txt
 	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+$(PLUGIN_VENV)/.plugin: canvas_plugin/requirements-dev.txt
+	test -x $(PLUGIN_VENV)/bin/python || $(PYTHON) -m venv $(PLUGIN_VENV)
+	$(PLUGIN_VENV)/bin/python -m pip install -q --upgrade pip
+	$(PLUGIN_VENV)/bin/python -m pip install -q -r canvas_plugin/requirements-dev.txt
 	touch $@
 
 .env:
@@ -25,8 +34,15 @@ run: $(VENV)/.app .env
 	@echo "Open http://127.0.0.1:8000/ and sign in (admin back office: http://127.0.0.1:8000/admin/)."
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-test: $(VENV)/.dev
+test: $(VENV)/.dev $(PLUGIN_VENV)/.plugin
 	$(VENV)/bin/pytest
+	$(MAKE) --no-print-directory test-plugin
+
+# `canvas validate` (manifest schema, sandbox lint, handlers load in the sandbox), then the
+# plugin's tests with the real SDK. DATABASE_URL is the app's, never the SDK's.
+test-plugin: $(PLUGIN_VENV)/.plugin
+	cd canvas_plugin && env -u DATABASE_URL ../$(PLUGIN_VENV)/bin/canvas validate twilio_sms_mms
+	cd canvas_plugin && env -u DATABASE_URL ../$(PLUGIN_VENV)/bin/pytest
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
