@@ -84,7 +84,11 @@ def render_page(
 def page(request: HttpRequest) -> HttpResponse:
     """The page for staff signed in to this app. `?patient=+15551234567` pre-fills the
     Send tab's To and opens the Log on the conversation with that number."""
-    return render_page(request, patient_phone=request.GET.get("patient", "").strip())
+    patient = request.GET.get("patient", "")
+    if patient.startswith(" "):
+        # An unencoded "+" in a query string arrives as a space: ?patient=+1555... is meant.
+        patient = "+" + patient[1:]
+    return render_page(request, patient_phone=patient.strip())
 
 
 urlpatterns = [

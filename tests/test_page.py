@@ -217,6 +217,12 @@ def test_a_patient_phone_is_passed_as_data_and_escaped(staff_client):
     assert _config(response)["patientPhone"] == hostile
 
 
+def test_a_patient_number_with_an_unencoded_plus_is_understood(staff_client):
+    response = staff_client.get("/?patient=+14155550123")
+
+    assert _config(response)["patientPhone"] == "+14155550123"
+
+
 def test_render_page_hands_the_embed_token_to_the_script_instead_of_a_csrf_token(rf, settings):
     request = rf.get("/embed")
 

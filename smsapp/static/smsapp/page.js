@@ -280,6 +280,7 @@
       .then(function () {
         fillNumberSelects();
         renderPhones();
+        document.body.setAttribute("data-phones", "loaded");
       });
   }
 
@@ -437,7 +438,8 @@
     var counterpart = ours ? m.to : m.from;
     var reason = errorInWords(m.errorCode, m.errorMessage);
     var preview = m.body ? m.body : m.mediaCount ? "" : "(no text)";
-    var media = m.mediaCount ? el("span", { cls: "media-count", text: "📎 " + m.mediaCount, attrs: { title: plural(m.mediaCount, "attachment", "attachments") } }) : null;
+    // Words, not an emoji: the pane must read the same where no emoji font is installed.
+    var media = m.mediaCount ? el("span", { cls: "media-count", text: plural(m.mediaCount, "attachment", "attachments") }) : null;
 
     var button;
     if (conversation) {

@@ -1,0 +1,117 @@
+"""Playwright (sync API) driving Debian's chromium against Django's live server.
+
+Twilio is mocked at the HTTP layer with `responses` in this process: the live server runs
+in a thread of the same process, so the real twilio SDK inside it hits the mock. Playwright
+talks to the live server over its own connection (not `requests`), so it is untouched.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import responses as responses_lib
+from django.test import Client
+
+# Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
+# thread with a running loop unless told that this is deliberate.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not shutil.which(CHROMIUM):
+        pytest.fail(
+            f"Debian's chromium is missing at {CHROMIUM}: install it with "
+            "`apt-get install chromium` (make test does it when run as root)."
+        )
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def twilio(live_server):
+    """Twilio's REST API, mocked; calls to the live server itself pass through."""
+    with responses_lib.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_passthru(live_server.url)
+        yield rsps
+
+
+class App:
+    """Opens the page in a signed-in browser tab and records what must never happen:
+    a JavaScript error, a CSP violation, a dialog other than the confirm() we expect."""
+
+    def __init__(self, browser, live_server, session_cookie: str) -> None:
+        self.browser = browser
+        self.url = live_server.url
+        self.session_cookie = session_cookie
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        self.accept_confirm = True
+        self._contexts = []
+
+    def open(self, path: str = "/", *, width: int = 420, height: int = 900):
+        context = self.browser.new_context(viewport={"width": width, "height": height})
+        self._contexts.append(context)
+        context.add_cookies([{"name": "sessionid", "value": self.session_cookie, "url": self.url}])
+        page = context.new_page()
+        page.set_default_timeout(8000)
+        page.on("dialog", self._dialog)
+        page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+        page.on("console", self._console)
+        page.goto(self.url + path)
+        # The numbers arrive from phone_list; every flow starts once they are in. (No
+        # wait_for_function: evaluating a string is eval(), which the page's CSP forbids.)
+        page.locator('body[data-phones="loaded"]').wait_for(state="attached")
+        return page
+
+    def _dialog(self, dialog) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        if dialog.type == "confirm" and self.accept_confirm:
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+    def _console(self, message) -> None:
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.errors.append(f"CSP: {message.text}")
+
+    def close(self) -> None:
+        for context in self._contexts:
+            context.close()
+
+
+@pytest.fixture
+def app(browser, live_server, transactional_db, django_user_model):
+    user = django_user_model.objects.create_user(
+        username="frontdesk", password="frontdesk-password", is_staff=True
+    )
+    client = Client()
+    client.force_login(user)
+    opened = App(browser, live_server, client.cookies["sessionid"].value)
+    yield opened
+    opened.close()
+    assert opened.errors == [], "the page must run without script errors or CSP violations"
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    print(f"\nScreenshots of the page are written to {SCREENSHOTS}")
+    return SCREENSHOTS
