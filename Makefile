@@ -6,7 +6,11 @@ PY := $(VENV)/bin/python
 # settings, so the plugin's tests cannot share a virtualenv or a process with the app's.
 PLUGIN_VENV := .venv-plugin
 
-.PHONY: run test test-plugin lint
+.PHONY: run test test-plugin lint chromium
+
+# Debian's chromium drives the browser tests (tests/browser); Playwright's own browser
+# download does not work here. Installed when we are root, otherwise we say how.
+CHROMIUM := /usr/bin/chromium
 
 $(VENV)/.app: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,9 +38,19 @@ run: $(VENV)/.app .env
 	@echo "Open http://127.0.0.1:8000/ and sign in (admin back office: http://127.0.0.1:8000/admin/)."
 	$(PY) manage.py runserver 127.0.0.1:8000
 
-test: $(VENV)/.dev $(PLUGIN_VENV)/.plugin
+test: $(VENV)/.dev $(PLUGIN_VENV)/.plugin chromium
 	$(VENV)/bin/pytest
 	$(MAKE) --no-print-directory test-plugin
+
+chromium:
+	@test -x $(CHROMIUM) || { \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+		else \
+			echo "The browser tests need Debian's chromium at $(CHROMIUM): run 'sudo apt-get install chromium' (or run make test as root), then make test again." >&2; \
+			exit 1; \
+		fi; \
+	}
 
 # `canvas validate` (manifest schema, sandbox lint, handlers load in the sandbox), then the
 # plugin's tests with the real SDK. DATABASE_URL is the app's, never the SDK's.
