@@ -1,0 +1,242 @@
+"""How fast message_list answers with 1,000,000 messages in the mirror.
+
+Fills a throw-away database (a temporary SQLite file, and a temporary PostgreSQL database
+`bench_api` that it creates and drops) with messages across 20 of our numbers, then times
+GET message_list/<number>/<direction> through Django's test client as a signed-in staff
+member: the first page, and a page about 20,000 messages deep (reached with the keyset
+cursor the API hands out), for both directions. Prints p50/p95 over the requests and the
+query plan of each query, so the index in use is visible. Goal: p95 <= 20 ms.
+
+    .venv/bin/python bench/message_list_bench.py                 # both databases
+    .venv/bin/python bench/message_list_bench.py --db sqlite --rows 200000
+
+PostgreSQL is reached at BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432).
+Each database is measured in its own process, because Django reads its settings once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+NUMBERS = [f"+1415555{n:04d}" for n in range(100, 120)]  # our 20 numbers
+PATIENTS = 5000
+DEEP = 20_000  # rows into one number's history for the "deep" page
+BASE = datetime(2020, 1, 1, tzinfo=UTC)
+POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+BENCH_DB = "bench_api"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--requests", type=int, default=200, help="per page kind and direction")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # a DATABASE_URL: measure it
+    args = parser.parse_args()
+    if args.worker:
+        return measure(args.worker, rows=args.rows, requests=args.requests)
+    if args.db in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory(prefix="bench-api-") as folder:
+            run_worker(f"sqlite:///{folder}/bench.sqlite3", args)
+    if args.db in ("postgres", "both"):
+        run_postgres(args)
+
+
+def run_worker(database_url: str, args: argparse.Namespace) -> None:
+    command = [sys.executable, __file__, "--worker", database_url]
+    command += ["--rows", str(args.rows), "--requests", str(args.requests)]
+    subprocess.run(command, check=True, cwd=ROOT)
+
+
+def run_postgres(args: argparse.Namespace) -> None:
+    import psycopg
+
+    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
+        admin.execute(f"CREATE DATABASE {BENCH_DB}")
+    try:
+        run_worker(f"{POSTGRES}/{BENCH_DB}", args)
+    finally:
+        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as admin:
+            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+
+
+# --- the worker: one database ------------------------------------------------------------
+
+
+def measure(database_url: str, *, rows: int, requests: int) -> None:
+    os.environ.update(
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="project.settings",
+        SECRET_KEY="bench-only-not-a-secret",
+        DEBUG="false",
+        ALLOWED_HOSTS="testserver",
+        LOG_LEVEL="WARNING",
+    )
+    sys.path.insert(0, str(ROOT))
+    warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    vendor = connection.vendor
+    print(f"\n== {vendor}: {rows:,} messages across {len(NUMBERS)} numbers ==", flush=True)
+    started = time.perf_counter()
+    fill(rows)
+    print(f"filled in {time.perf_counter() - started:.1f} s", flush=True)
+
+    # Each number holds rows / 40 messages per direction; smaller runs go less deep.
+    depth = min(DEEP, rows // (2 * len(NUMBERS)) - 60)
+    client = staff_client()
+    results = {}
+    for direction in ("from", "to"):
+        cursors = deep_cursors(direction, depth)
+        results[f"{direction} first page"] = timed(client, direction, None, requests)
+        results[f"{direction} deep page"] = timed(client, direction, cursors, requests)
+    for label, samples in results.items():
+        p50, p95 = percentiles(samples)
+        print(f"{vendor:8} message_list {label:16} p50 {p50:6.2f} ms  p95 {p95:6.2f} ms  "
+              f"({len(samples)} requests)")  # fmt: skip
+    print(f"(deep page: {depth:,} messages into each number's history)")
+    print_plans(vendor, depth)
+    print("RESULT " + json.dumps({"vendor": vendor, "rows": rows, **{
+        k: dict(zip(("p50", "p95"), percentiles(v), strict=True)) for k, v in results.items()
+    }}))  # fmt: skip
+
+
+def fill(rows: int) -> None:
+    """Insert the messages in large batches with raw SQL (COPY on PostgreSQL): the ORM's
+    per-object overhead would dominate at a million rows."""
+    from django.db import connection, transaction
+
+    from smsapp.models import Phone
+
+    Phone.objects.bulk_create(
+        Phone(sid=f"PN{n:032x}", phone_number=number, sms=True, mms=True)
+        for n, number in enumerate(NUMBERS)
+    )
+    columns = (
+        "sid, account_sid, messaging_service_sid, direction, from_number, to_number, body, "
+        "status, error_code, error_message, num_media, num_segments, price, price_unit, "
+        "date_created, date_sent, date_updated"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY smsapp_message ({columns}) FROM STDIN") as copy:
+                for row in message_rows(rows, iso=False):
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * 17)
+            sql = f"INSERT INTO smsapp_message ({columns}) VALUES ({marks})"  # noqa: S608
+            batch = []
+            for row in message_rows(rows, iso=True):
+                batch.append(row)
+                if len(batch) == 20_000:
+                    cursor.executemany(sql, batch)
+                    batch.clear()
+            if batch:
+                cursor.executemany(sql, batch)
+    with connection.cursor() as cursor:
+        # Fresh statistics, and on PostgreSQL the vacuum autovacuum would otherwise start
+        # in the middle of the timings (a production table is vacuumed already).
+        cursor.execute("VACUUM ANALYZE" if connection.vendor == "postgresql" else "ANALYZE")
+
+
+def message_rows(rows: int, *, iso: bool):
+    """Alternately outbound (our number -> a patient) and inbound (a patient -> our
+    number), one every 7 seconds or so, some sharing a second (ties the id must break)."""
+    for i in range(rows):
+        ours = NUMBERS[i % len(NUMBERS)]
+        patient = f"+1650555{(i // len(NUMBERS)) % PATIENTS:04d}"
+        outbound = (i // len(NUMBERS)) % 2 == 0
+        created = BASE + timedelta(seconds=(i // 3) * 20)
+        sent = created + timedelta(seconds=2)
+        stamps = (created, sent, sent)
+        if iso:  # how Django stores aware datetimes in SQLite: UTC, no offset
+            stamps = tuple(s.replace(tzinfo=None).isoformat(sep=" ") for s in stamps)
+        yield (
+            f"SM{i:032x}", "AC" + "0" * 32, "",
+            "outbound-api" if outbound else "inbound",
+            ours if outbound else patient, patient if outbound else ours,
+            f"Message {i}", "delivered" if outbound else "received", None, "",
+            0, 1, "-0.00790", "USD", *stamps,
+        )  # fmt: skip
+
+
+def staff_client():
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    user = get_user_model().objects.create_user(username="bench", is_staff=True)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def deep_cursors(direction: str, depth: int) -> dict[str, str]:
+    """For each number, the cursor the API would hand out `depth` rows into its history
+    (found once here with OFFSET; the timed requests never use one)."""
+    from smsapp import messaging
+    from smsapp.models import Message
+
+    field = "from_number" if direction == "from" else "to_number"
+    cursors = {}
+    for number in NUMBERS:
+        row = Message.objects.filter(**{field: number}).order_by("-date_created", "-id")[depth]
+        cursors[number] = messaging.encode_cursor(row)
+    return cursors
+
+
+def timed(client, direction: str, cursors: dict[str, str] | None, requests: int) -> list[float]:
+    from urllib.parse import quote
+
+    samples = []
+    for n in range(requests + 20):  # the first 20 warm caches and are not counted
+        number = NUMBERS[n % len(NUMBERS)]
+        url = f"/plugin-io/api/twilio_sms_mms/message_list/{quote(number)}/{direction}"
+        query = {"before": cursors[number]} if cursors else {}
+        started = time.perf_counter()
+        response = client.get(url, query)
+        elapsed = (time.perf_counter() - started) * 1000
+        assert response.status_code == 200, response.content
+        assert len(response.json()) == 50 and "X-Next-Page" in response.headers
+        if n >= 20:
+            samples.append(elapsed)
+    return samples
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    cuts = statistics.quantiles(samples, n=100, method="inclusive")
+    return round(cuts[49], 2), round(cuts[94], 2)
+
+
+def print_plans(vendor: str, depth: int) -> None:
+    from smsapp import messaging
+    from smsapp.models import Message
+
+    for direction in ("from", "to"):
+        field = "from_number" if direction == "from" else "to_number"
+        base = Message.objects.filter(**{field: NUMBERS[3]})
+        cursor = messaging.decode_cursor(deep_cursors(direction, depth)[NUMBERS[3]])
+        for label, before in (("first page", None), ("deep page", cursor)):
+            queryset = messaging._older_than(base, before)[:51]
+            options = {"analyze": True} if vendor == "postgresql" else {}
+            print(f"\n-- plan: {direction} {label}\n{queryset.explain(**options)}")
+
+
+if __name__ == "__main__":
+    main()
