@@ -7,6 +7,8 @@ talks to the live server over its own connection (not `requests`), so it is unto
 
 import os
 import shutil
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -66,15 +68,24 @@ class App:
         self.accept_confirm = True
         self._contexts = []
 
-    def open(self, path: str = "/", *, width: int = 420, height: int = 900):
+    def new_page(self, *, width: int = 420, height: int = 900, signed_in: bool = True):
+        """A fresh browser tab: with the staff session cookie, or with no cookie at all
+        (as inside Canvas's frame)."""
         context = self.browser.new_context(viewport={"width": width, "height": height})
         self._contexts.append(context)
-        context.add_cookies([{"name": "sessionid", "value": self.session_cookie, "url": self.url}])
+        if signed_in:
+            context.add_cookies(
+                [{"name": "sessionid", "value": self.session_cookie, "url": self.url}]
+            )
         page = context.new_page()
         page.set_default_timeout(8000)
         page.on("dialog", self._dialog)
         page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
         page.on("console", self._console)
+        return page
+
+    def open(self, path: str = "/", *, width: int = 420, height: int = 900):
+        page = self.new_page(width=width, height=height)
         page.goto(self.url + path)
         # The numbers arrive from phone_list; every flow starts once they are in. (No
         # wait_for_function: evaluating a string is eval(), which the page's CSP forbids.)
@@ -115,3 +126,51 @@ def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     print(f"\nScreenshots of the page are written to {SCREENSHOTS}")
     return SCREENSHOTS
+
+
+class OtherSite:
+    """A second web site on 127.0.0.1 (the live server is `localhost`, so the browser sees
+    another site), serving one HTML page: a stand-in for the Canvas chart that frames us.
+
+    Playwright's route() cannot play this part: chromium treats a page it fulfilled as on
+    the public internet, and its Local Network Access check then refuses to let it frame
+    the live server on loopback (net::ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS). In
+    production both Canvas and the app are public, so no such check applies there.
+    """
+
+    def __init__(self) -> None:
+        self.html = b""
+        site = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(site.html)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def framing(self, src: str) -> str:
+        """Serve a page that frames `src` in a 420 px pane; returns the page's URL."""
+        self.html = (
+            "<!doctype html><title>Chart</title>"
+            f'<iframe id="sms" src="{src}" width="420" height="860"></iframe>'
+        ).encode()
+        return f"{self.origin}/chart"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def other_site():
+    site = OtherSite()
+    yield site
+    site.close()

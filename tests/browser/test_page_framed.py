@@ -1,0 +1,60 @@
+"""The page's own side of the Canvas embed: framed by the allowed origin only, and, with
+no cookie, showing patients' pictures fetched with its bearer token."""
+
+from playwright.sync_api import expect
+
+from smsapp.models import Message
+from tests.browser.helpers import TWILIO, png
+from tests.factories import MediaFactory, MessageFactory, PhoneFactory
+from tests.test_launch_tokens import launch_token
+
+OURS = "+14155550100"
+PATIENT = "+14155550199"  # the phone in launch_token()'s claims
+
+
+def test_framed_with_a_token_the_page_shows_mms_pictures_from_blob_urls(
+    app, twilio, other_site, settings
+):
+    settings.CANVAS_ORIGIN = other_site.origin
+    PhoneFactory(phone_number=OURS)
+    photo = MessageFactory(
+        direction=Message.Direction.INBOUND,
+        from_number=PATIENT,
+        to_number=OURS,
+        body="Here",
+        status=Message.Status.RECEIVED,
+        num_media=1,
+    )
+    media = MediaFactory(message=photo, content_type="image/png")
+    twilio.get(
+        f"{TWILIO}/Messages/{photo.sid}/Media/{media.sid}", body=png(), content_type="image/png"
+    )
+
+    page = app.new_page(signed_in=False)
+    page.goto(other_site.framing(f"{app.url}/embed/?launch={launch_token()}"))
+    frame = page.frame_locator("#sms")
+    frame.locator("#log-list .bubble").click()
+
+    image = frame.locator("#log-detail .gallery img")
+    expect(image).to_have_js_property("naturalWidth", 48)
+    # An <img src> to the API would carry no credentials here (no cookie, and a header
+    # cannot be added), so the page fetched the bytes with its token.
+    assert image.get_attribute("src").startswith("blob:")
+    assert page.context.cookies() == []
+
+
+def test_a_site_other_than_canvas_cannot_frame_the_page(app, other_site, settings):
+    settings.CANVAS_ORIGIN = "https://clinic.canvasmedical.com"
+
+    page = app.new_page(signed_in=False)
+    with page.expect_response(lambda r: "/embed/" in r.url) as answered:
+        page.goto(other_site.framing(f"{app.url}/embed/?launch={launch_token()}"))
+    assert answered.value.status == 200  # the server answered; the browser refused to show it
+
+    page.wait_for_load_state("load")
+    frame = page.frame_locator("#sms")
+    assert frame.locator("#tab-log").count() == 0
+    assert [f.url for f in page.frames][1].startswith("chrome-error://")
+    refusals = [e for e in app.errors if "frame-ancestors" in e]
+    assert len(refusals) == 1, app.errors
+    app.errors.remove(refusals[0])  # the one report this test expects
