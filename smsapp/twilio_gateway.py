@@ -8,11 +8,12 @@ bounded number of times with exponential backoff.
 
 from __future__ import annotations
 
+import email.utils
 import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -277,6 +278,12 @@ def _int(value: Any, default: int = 0) -> int:
         return default
 
 
+def _error_code(value: Any) -> int | None:
+    """Twilio's error code as a number; the SDK passes through anything it cannot parse,
+    which would fail the integer column."""
+    return None if value is None else _int(value, None)
+
+
 def _message_record(m: Any) -> dict[str, Any]:
     """A Twilio message as the fields of our Message model."""
     return {
@@ -288,7 +295,7 @@ def _message_record(m: Any) -> dict[str, Any]:
         "to_number": m.to or "",
         "body": m.body or "",
         "status": m.status or "",
-        "error_code": m.error_code,
+        "error_code": _error_code(m.error_code),
         "error_message": m.error_message or "",
         "num_media": _int(m.num_media),
         "num_segments": _int(m.num_segments, 1),
@@ -298,6 +305,67 @@ def _message_record(m: Any) -> dict[str, Any]:
         "date_sent": m.date_sent,
         "date_updated": m.date_updated,
     }
+
+
+_MONTHS = {
+    name: number
+    for number, name in enumerate(
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1
+    )
+}
+
+
+def _twilio_time(value: str | None) -> datetime | None:
+    """Twilio's RFC 2822 time ('Thu, 30 Jul 2015 20:12:31 +0000', always UTC) as an aware
+    datetime. The SDK's email.utils parser costs several times more, and a sync runs this
+    three times per message."""
+    if not value:
+        return None
+    try:
+        _, day, month, year, clock, _ = value.split(" ")
+        hour, minute, second = clock.split(":")
+        return datetime(
+            int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=UTC
+        )
+    except (ValueError, KeyError):
+        parsed = email.utils.parsedate_tz(value)
+        if parsed is None:
+            return None
+        return datetime.fromtimestamp(email.utils.mktime_tz(parsed), tz=UTC)
+
+
+def _message_json_record(m: dict[str, Any]) -> dict[str, Any]:
+    """The same record as _message_record, straight from a message's JSON in a list page:
+    building the SDK's MessageInstance first was a third of a sync's time."""
+    return {
+        "sid": m["sid"],
+        "account_sid": m.get("account_sid") or "",
+        "messaging_service_sid": m.get("messaging_service_sid") or "",
+        "direction": m.get("direction") or "",
+        "from_number": m.get("from") or "",
+        "to_number": m.get("to") or "",
+        "body": m.get("body") or "",
+        "status": m.get("status") or "",
+        "error_code": _error_code(m.get("error_code")),
+        "error_message": m.get("error_message") or "",
+        "num_media": _int(m.get("num_media")),
+        "num_segments": _int(m.get("num_segments"), 1),
+        "price": m.get("price") or "",
+        "price_unit": m.get("price_unit") or "",
+        "date_created": _twilio_time(m.get("date_created")),
+        "date_sent": _twilio_time(m.get("date_sent")),
+        "date_updated": _twilio_time(m.get("date_updated")),
+    }
+
+
+def _page_records(page: Any) -> list[dict[str, Any]]:
+    """A list page's messages as records. Reads the page's parsed JSON (the SDK keeps it in
+    `_payload`, unchanged since twilio 6); falls back to the SDK's instances if that
+    ever moves."""
+    payload = getattr(page, "_payload", None)
+    if isinstance(payload, dict) and isinstance(payload.get("messages"), list):
+        return [_message_json_record(m) for m in payload["messages"]]
+    return [_message_record(m) for m in page]
 
 
 def _media_record(m: Any) -> dict[str, Any]:
@@ -352,7 +420,7 @@ def iter_message_pages(
         filters["date_sent_before"] = date_sent_before
     page = _call(lambda: client().messages.page(**filters))
     while page is not None:
-        yield [_message_record(m) for m in page]
+        yield _page_records(page)
         page = _call(page.next_page)
 
 

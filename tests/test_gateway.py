@@ -638,3 +638,47 @@ def test_send_is_retried_when_twilio_certainly_did_nothing(mocked_twilio, failur
 
     assert record["sid"] == tw.message_sid(1)
     assert len(mocked_twilio.calls) == 2
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"direction": "inbound", "status": "received", "price": None, "price_unit": None},
+        {
+            "status": "failed",
+            "error_code": 30007,
+            "error_message": "Carrier violation",
+            "date_sent": None,
+            "num_segments": "4",
+            "num_media": 3,
+        },
+        {"messaging_service_sid": "MG" + "1" * 32, "body": "Ça va? 👋", "date_updated": None},
+        {"date_created": None, "num_media": None, "num_segments": None, "error_code": "oops"},
+    ],
+)
+def test_list_pages_give_the_same_records_as_fetch(mocked_twilio, overrides):
+    """Pages are converted from their JSON directly (fast); fetch goes through the SDK's
+    MessageInstance. Both must give identical records."""
+    payload = tw.message_json(42, **overrides)
+    tw.add_paged_list(mocked_twilio, "Messages.json", "messages", [[payload]])
+    mocked_twilio.get(tw.account_url(f"Messages/{payload['sid']}.json"), json=payload)
+
+    [[listed]] = list(gw.iter_message_pages())
+
+    assert listed == gw.fetch_message(payload["sid"])
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Sun, 01 Nov 2026 12:00:00 +0000", datetime(2026, 11, 1, 12, 0, tzinfo=UTC)),
+        ("Wed, 30 Dec 2026 23:59:59 +0000", datetime(2026, 12, 30, 23, 59, 59, tzinfo=UTC)),
+        ("1 Nov 2026 12:00:00 GMT", datetime(2026, 11, 1, 12, 0, tzinfo=UTC)),  # fallback
+        ("not a date", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_twilio_times(text, expected):
+    assert gw._twilio_time(text) == expected

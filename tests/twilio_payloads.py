@@ -71,7 +71,7 @@ def message_json(n: int = 0, **overrides: Any) -> dict[str, Any]:
     created = overrides.pop("date_created", BASE_TIME + timedelta(minutes=n))
     sent = overrides.pop("date_sent", created + timedelta(seconds=2) if created else None)
     updated = overrides.pop("date_updated", created + timedelta(seconds=5) if created else None)
-    num_media = int(overrides.pop("num_media", 0))
+    num_media = overrides.pop("num_media", 0)
     record = {
         "account_sid": account_sid(),
         "api_version": "2010-04-01",
@@ -84,7 +84,7 @@ def message_json(n: int = 0, **overrides: Any) -> dict[str, Any]:
         "error_message": None,
         "from": overrides.pop("from_", "+14155550100"),
         "messaging_service_sid": None,
-        "num_media": str(num_media),
+        "num_media": None if num_media is None else str(num_media),
         "num_segments": "1",
         "price": "-0.00790",
         "price_unit": "USD",
