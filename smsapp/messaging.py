@@ -236,7 +236,7 @@ def _paged(rows: list[Message], limit: int) -> tuple[list[Message], str | None]:
 def page_size(value: str | None) -> int:
     if value is None or value == "":
         return DEFAULT_PAGE_SIZE
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE_SIZE:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_PAGE_SIZE:
         raise InvalidInput(
             {
                 "limit": f"limit must be a whole number from 1 to {MAX_PAGE_SIZE} "

@@ -94,7 +94,7 @@ def https_url(value: Any, *, field: str, label: str) -> str:
         parts = urlsplit(text)
     except ValueError:
         raise InvalidInput({field: problem}) from None
-    if parts.scheme.lower() != "https" or not parts.hostname or any(c.isspace() for c in text):
+    if parts.scheme.lower() != "https" or not parts.hostname or _has_control(text):
         raise InvalidInput({field: problem})
     return text
 
@@ -104,7 +104,13 @@ def text_field(value: Any, *, field: str, label: str) -> str:
         return ""
     if not isinstance(value, str):
         raise InvalidInput({field: f"{label} must be a string."})
+    if "\x00" in value:  # no phone shows it, and PostgreSQL cannot store it
+        raise InvalidInput({field: f"{label} contains a NUL character; remove it."})
     return value
+
+
+def _has_control(text: str) -> bool:
+    return any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in text)
 
 
 def collect(checks: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

@@ -139,7 +139,7 @@ def test_the_default_page_is_50(staff_client):
     assert "X-Next-Page" in response.headers
 
 
-@pytest.mark.parametrize("limit", ["0", "201", "ten", "-1", "2.5"])
+@pytest.mark.parametrize("limit", ["0", "201", "ten", "-1", "2.5", "²", "1e2"])
 def test_a_bad_limit_is_a_400_naming_it(staff_client, limit):
     response = _list(staff_client, limit=limit)
 

@@ -153,10 +153,13 @@ def test_an_existing_row_keeps_its_newer_status(staff_client, mocked_twilio, pho
         ({"numberFrom": US, "numberTo": PATIENT, "text": "   "}, "text", "Write a message"),
         ({"numberFrom": US, "numberTo": PATIENT, "text": 5}, "text", "must be a string"),
         ({"numberFrom": US, "numberTo": PATIENT, "text": "x" * 1601}, "text", "at most 1,600"),
+        ({"numberFrom": US, "numberTo": PATIENT, "text": "a\x00b"}, "text", "NUL character"),
         ({"numberFrom": US, "numberTo": PATIENT, "mediaUrls": "x"}, "mediaUrls", "a list"),
         ({"numberFrom": US, "numberTo": PATIENT, "mediaUrls": ["http://example.org/a.jpg"]},
          "mediaUrls", "https://"),
         ({"numberFrom": US, "numberTo": PATIENT, "mediaUrls": [5]}, "mediaUrls", "Media item 1"),
+        ({"numberFrom": US, "numberTo": PATIENT, "mediaUrls": ["https://x.org/a\x00.jpg"]},
+         "mediaUrls", "https://"),
         ({"numberFrom": US, "numberTo": PATIENT,
           "mediaUrls": [f"https://example.org/{n}.jpg" for n in range(11)]},
          "mediaUrls", "at most 10"),
@@ -181,6 +184,15 @@ def test_bad_input_is_a_400_naming_the_field(
     assert payload["information"] == payload["fields"][field]
     assert len(mocked_twilio.calls) == 0
     assert not Message.objects.exists()
+
+
+def test_exactly_1600_characters_may_be_sent(staff_client, mocked_twilio, phone):
+    _twilio_accepts(mocked_twilio)
+
+    response = _send(staff_client, numberFrom=US, numberTo=PATIENT, text="é" * 1600)
+
+    assert response.status_code == 200
+    assert _sent_form(mocked_twilio)["Body"] == ["é" * 1600]
 
 
 def test_every_faulty_field_is_named_at_once(staff_client, mocked_twilio, phone):
