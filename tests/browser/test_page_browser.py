@@ -83,7 +83,7 @@ def test_log_sent_view_pages_through_older_messages(app, phone):
     expect(page.locator("#log-older")).to_be_hidden()
 
 
-def test_conversation_reads_oldest_to_newest_with_sides(app, phone):
+def test_conversation_reads_oldest_to_newest_with_sides(app, twilio, phone):
     MessageFactory(from_number=OURS, to_number=PATIENT, body="How are you feeling?")
     MessageFactory(
         direction=Message.Direction.INBOUND,
@@ -93,6 +93,17 @@ def test_conversation_reads_oldest_to_newest_with_sides(app, phone):
         status=Message.Status.RECEIVED,
     )
     MessageFactory(from_number=OURS, to_number="+14155550177", body="Someone else")
+    photo = MessageFactory(
+        direction=Message.Direction.INBOUND,
+        from_number=PATIENT,
+        to_number=OURS,
+        body="",
+        status=Message.Status.RECEIVED,
+        num_media=1,
+    )
+    media = MediaFactory(message=photo, content_type="image/png")
+    media_url = f"{TWILIO}/Messages/{photo.sid}/Media/{media.sid}"
+    twilio.get(media_url, body=png(), content_type="image/png")
 
     page = app.open()
     page.select_option("#log-view", "conversation")
@@ -100,11 +111,14 @@ def test_conversation_reads_oldest_to_newest_with_sides(app, phone):
     page.press("#log-counterpart", "Enter")
 
     bubbles = page.locator("#log-list li")
-    expect(bubbles).to_have_count(2)
+    expect(bubbles).to_have_count(3)
     expect(bubbles.nth(0)).to_have_class("out")
     expect(bubbles.nth(0)).to_contain_text("How are you feeling?")
     expect(bubbles.nth(1)).to_have_class("in")
     expect(bubbles.nth(1)).to_contain_text("Much better, thanks")
+    # A picture the patient sent shows as a thumbnail in its bubble.
+    expect(bubbles.nth(2)).to_have_class("in")
+    expect(bubbles.nth(2).locator("img.thumb-sm")).to_have_js_property("naturalWidth", 48)
 
 
 def test_an_empty_conversation_says_what_to_do(app, phone):
@@ -208,6 +222,9 @@ def test_send_shows_the_sid_and_the_status_advances_with_the_mirror(app, twilio,
     Message.objects.filter(sid=sid).update(status=Message.Status.DELIVERED)
     expect(chip).to_have_text("Delivered", timeout=6000)
     expect(page.locator("#send-result-note")).to_have_text("Delivered to +1 415 555 0199.")
+
+    page.click("#tab-log")  # the Log shows what was just sent
+    expect(page.locator("#log-list .msg-row").first).to_contain_text("See you at 3 pm")
 
 
 def test_a_failed_delivery_shows_twilios_reason(app, twilio, phone):

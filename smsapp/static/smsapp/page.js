@@ -242,6 +242,10 @@
     });
     if (focus) tab.focus();
     if (tab.id === "tab-phones") renderPhones();
+    if (tab.id === "tab-log" && log.stale) {
+      log.stale = false;
+      showLog();
+    }
   }
 
   tabs.forEach(function (tab, i) {
@@ -321,7 +325,7 @@
 
   // ---- Log ---------------------------------------------------------------------------
 
-  var log = { items: [], next: null, seq: 0, view: "from", number: "", counterpart: "", selected: null };
+  var log = { items: [], next: null, seq: 0, view: "from", number: "", counterpart: "", selected: null, stale: false };
 
   function logUrl() {
     if (log.view === "conversation") {
@@ -443,10 +447,13 @@
 
     var button;
     if (conversation) {
+      var thumbs = m.mediaCount ? el("span", { cls: "thumbs" }) : null;
       button = el("button", { cls: "bubble", attrs: { type: "button", "data-sid": m.sid } }, [
-        el("span", { cls: "bubble-text", text: preview }),
+        thumbs,
+        preview ? el("span", { cls: "bubble-text", text: preview }) : null,
         el("span", { cls: "meta" }, [timeNode(m.created), " ", chip(m.status, reason), media ? " " : null, media]),
       ]);
+      if (thumbs) addThumbnails(m.sid, thumbs);
     } else {
       button = el("button", { cls: "msg-row", attrs: { type: "button", "data-sid": m.sid } }, [
         el("span", { cls: "row-top" }, [
@@ -461,6 +468,26 @@
       openDetail(m.sid);
     });
     return el("li", { cls: conversation ? (ours ? "out" : "in") : "", attrs: { "data-sid": m.sid } }, [button]);
+  }
+
+  /** Pictures of an MMS as small thumbnails in its bubble, like a phone's messaging app
+      (the list gives only a count, so the message's media list is read once). Selecting
+      the bubble shows them full size in the detail. */
+  function addThumbnails(sid, holder) {
+    api("message/" + enc(sid))
+      .then(function (r) {
+        (r.data.media || []).forEach(function (item, i, all) {
+          if (String(item.contentType || "").indexOf("image/") !== 0) return;
+          var img = el("img", { cls: "thumb-sm", attrs: { alt: "Image " + (i + 1) + " of " + all.length, loading: "lazy" } });
+          setSource(item.url, function (src) {
+            img.src = src;
+          });
+          holder.appendChild(img);
+        });
+      })
+      .catch(function () {
+        /* the bubble still says how many attachments there are */
+      });
   }
 
   // ---- message detail ----------------------------------------------------------------
@@ -763,6 +790,7 @@
         renumberMedia();
         updateCounter();
         showSent(r.data || {});
+        log.stale = true; // the Log shows the new message when it is opened again
       })
       .catch(function (err) {
         showSendErrors(err.fields, err.message);
