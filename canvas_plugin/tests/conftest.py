@@ -10,14 +10,13 @@ from pathlib import Path
 import pytest
 from canvas_generated.messages.events_pb2 import Event as EventRequest
 from canvas_sdk.events import Event, EventType
-from canvas_sdk.test_utils.factories import PatientFactory
+from canvas_sdk.test_utils.factories import PatientFactory, StaffFactory
 from canvas_sdk.v1.data.patient import PatientContactPoint
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAUNCH_KEY = "plugin-tests-launch-key-0123456789abcdef"
 BASE_URL = "https://sms.example.org"
 APP_ID = "twilio_sms_mms.handlers.sms_app:SmsApplication"
-STAFF_ID = "4150cd20de8a470aa570a852859ac87e"
 
 
 @pytest.fixture(scope="session")
@@ -59,14 +58,18 @@ def patient():
     return PatientFactory.create()
 
 
-def open_event(
-    *, patient_id: str | None, actor: str = STAFF_ID, target: str = APP_ID, event_type=None
-) -> Event:
+@pytest.fixture
+def staff():
+    return StaffFactory.create()
+
+
+def open_event(*, patient_id: str | None, actor: str, target: str = APP_ID) -> Event:
     """An APPLICATION__ON_OPEN event as Canvas sends it when the app's icon is clicked in
-    a chart: the application's identifier as target, the patient in the context."""
+    a chart: the application's identifier as target, the patient in the context, the
+    Canvas user (by database id) as actor."""
     context = {"patient": {"id": patient_id}} if patient_id else {}
     request = EventRequest(
-        type=EventType.APPLICATION__ON_OPEN if event_type is None else event_type,
+        type=EventType.APPLICATION__ON_OPEN,
         target=target,
         context=json.dumps(context),
         actor=actor,

@@ -9,11 +9,16 @@ import jwt
 import pytest
 from canvas_sdk.effects import EffectType
 from canvas_sdk.events import EventType
-from conftest import BASE_URL, LAUNCH_KEY, STAFF_ID, contact_point, open_event
+from conftest import BASE_URL, LAUNCH_KEY, contact_point, open_event
 from plugin_runner.plugin_runner import sandbox_plugin_handlers
 from twilio_sms_mms.handlers.sms_app import SmsApplication, e164
 
 PLUGIN_DIR = Path(__file__).resolve().parents[1] / "twilio_sms_mms"
+
+
+def actor_of(staff) -> str:
+    """The event's actor: the staff member's Canvas user, by database id."""
+    return str(staff.user.dbid)
 
 
 def launch_payload(effects) -> dict:
@@ -31,23 +36,27 @@ def launch_token_of(url: str) -> str:
 
 
 def test_opening_the_app_launches_the_embed_url_in_the_right_chart_pane(
-    patient, secrets, app_launch
+    staff, patient, secrets, app_launch
 ):
     contact_point(patient, "(415) 555-0123")
 
-    effects = SmsApplication(open_event(patient_id=patient.id), secrets).compute()
+    effects = SmsApplication(
+        open_event(actor=actor_of(staff), patient_id=patient.id), secrets
+    ).compute()
 
     data = launch_payload(effects)
     assert data["target"] == "right_chart_pane"
     assert data["title"] == "SMS Twilio"
     claims = app_launch.decode_launch_token(launch_token_of(data["url"]), key=LAUNCH_KEY)
-    assert claims.staff_id == STAFF_ID
+    assert claims.staff_id == staff.id
     assert claims.patient_id == patient.id
     assert claims.patient_phone == "+14155550123"
 
 
-def test_a_patient_without_a_phone_still_gets_a_working_url(patient, secrets, app_launch):
-    data = launch_payload(SmsApplication(open_event(patient_id=patient.id), secrets).compute())
+def test_a_patient_without_a_phone_still_gets_a_working_url(staff, patient, secrets, app_launch):
+    data = launch_payload(
+        SmsApplication(open_event(actor=actor_of(staff), patient_id=patient.id), secrets).compute()
+    )
 
     token = launch_token_of(data["url"])
     claims = app_launch.decode_launch_token(token, key=LAUNCH_KEY)
@@ -56,21 +65,23 @@ def test_a_patient_without_a_phone_still_gets_a_working_url(patient, secrets, ap
     assert "phone" not in jwt.decode(token, options={"verify_signature": False})
 
 
-def test_only_an_active_mobile_that_has_not_opted_out_is_used(patient, secrets, app_launch):
+def test_only_an_active_mobile_that_has_not_opted_out_is_used(staff, patient, secrets, app_launch):
     contact_point(patient, "4155550100", use="home", rank=1)
     contact_point(patient, "4155550101", state="deleted", rank=2)
     contact_point(patient, "4155550102", opted_out=True, rank=3)
     contact_point(patient, "+44 20 7946 0958", rank=5)
     contact_point(patient, "not a number", rank=4)
 
-    data = launch_payload(SmsApplication(open_event(patient_id=patient.id), secrets).compute())
+    data = launch_payload(
+        SmsApplication(open_event(actor=actor_of(staff), patient_id=patient.id), secrets).compute()
+    )
 
     claims = app_launch.decode_launch_token(launch_token_of(data["url"]), key=LAUNCH_KEY)
     assert claims.patient_phone == "+442079460958"
 
 
-def test_the_token_is_short_lived_and_unique_per_launch(patient, secrets):
-    event = open_event(patient_id=patient.id)
+def test_the_token_is_short_lived_and_unique_per_launch(staff, patient, secrets):
+    event = open_event(actor=actor_of(staff), patient_id=patient.id)
     tokens = [
         launch_token_of(launch_payload(SmsApplication(event, secrets).compute())["url"])
         for _ in range(2)
@@ -82,16 +93,18 @@ def test_the_token_is_short_lived_and_unique_per_launch(patient, secrets):
     assert jwt.get_unverified_header(tokens[0])["alg"] == "HS256"
 
 
-def test_the_django_app_refuses_the_token_with_another_key(patient, secrets, app_launch):
-    data = launch_payload(SmsApplication(open_event(patient_id=patient.id), secrets).compute())
+def test_the_django_app_refuses_the_token_with_another_key(staff, patient, secrets, app_launch):
+    data = launch_payload(
+        SmsApplication(open_event(actor=actor_of(staff), patient_id=patient.id), secrets).compute()
+    )
 
     with pytest.raises(app_launch.TokenError) as refused:
         app_launch.decode_launch_token(launch_token_of(data["url"]), key="another-key")
     assert refused.value.reason == "bad_signature"
 
 
-def test_without_its_variables_the_pane_says_what_to_set(patient):
-    effects = SmsApplication(open_event(patient_id=patient.id), {}).compute()
+def test_without_its_variables_the_pane_says_what_to_set(staff, patient):
+    effects = SmsApplication(open_event(actor=actor_of(staff), patient_id=patient.id), {}).compute()
 
     data = launch_payload(effects)
     assert data["url"] is None
@@ -100,24 +113,37 @@ def test_without_its_variables_the_pane_says_what_to_set(patient):
     assert "SMS_LAUNCH_KEY" in data["content"]
 
 
-def test_without_a_patient_the_pane_asks_to_open_it_from_a_chart(secrets):
-    data = launch_payload(SmsApplication(open_event(patient_id=None), secrets).compute())
+def test_without_a_patient_the_pane_asks_to_open_it_from_a_chart(staff, secrets):
+    data = launch_payload(
+        SmsApplication(open_event(actor=actor_of(staff), patient_id=None), secrets).compute()
+    )
 
     assert data["url"] is None
     assert "Open SMS from a patient" in data["content"]
 
 
-def test_events_for_another_application_are_ignored(patient, secrets):
-    event = open_event(patient_id=patient.id, target="other_plugin.apps:Other")
+def test_a_user_who_is_not_staff_gets_no_launch(patient, secrets):
+    event = open_event(actor=str(patient.user.dbid), patient_id=patient.id)  # a portal user
+
+    data = launch_payload(SmsApplication(event, secrets).compute())
+
+    assert data["url"] is None
+    assert "staff members" in data["content"]
+
+
+def test_events_for_another_application_are_ignored(staff, patient, secrets):
+    event = open_event(
+        actor=actor_of(staff), patient_id=patient.id, target="other_plugin.apps:Other"
+    )
 
     assert SmsApplication(event, secrets).compute() == []
 
 
-def test_it_answers_the_application_events(patient, secrets):
+def test_it_answers_the_application_events():
     assert EventType.Name(EventType.APPLICATION__ON_OPEN) in SmsApplication.RESPONDS_TO
 
 
-def test_the_handler_runs_inside_canvass_sandbox(patient, secrets, app_launch):
+def test_the_handler_runs_inside_canvass_sandbox(staff, patient, secrets, app_launch):
     """`canvas validate` only imports the module in the sandbox; the sandbox's run-time
     guards (attribute access, imports inside calls) only fire when on_open runs, so run it
     the way the plugin runner does: the class as the sandbox loaded it."""
@@ -129,7 +155,9 @@ def test_the_handler_runs_inside_canvass_sandbox(patient, secrets, app_launch):
     assert result.error is None
     sandboxed_class = result.scope[result.handler_class]
 
-    effects = sandboxed_class(open_event(patient_id=patient.id), secrets).compute()
+    effects = sandboxed_class(
+        open_event(actor=actor_of(staff), patient_id=patient.id), secrets
+    ).compute()
 
     claims = app_launch.decode_launch_token(
         launch_token_of(launch_payload(effects)["url"]), key=LAUNCH_KEY

@@ -21,6 +21,7 @@ from canvas_sdk.effects.launch_modal import LaunchModalEffect
 from canvas_sdk.handlers.application import Application
 from canvas_sdk.v1.data.common import ContactPointState, ContactPointSystem, ContactPointUse
 from canvas_sdk.v1.data.patient import PatientContactPoint
+from canvas_sdk.v1.data.staff import Staff
 from logger import log
 
 # Plugin variables (CANVAS_MANIFEST.json "variables"), set per Canvas instance.
@@ -72,6 +73,17 @@ def patient_mobile(patient_id: str) -> str:
     return ""
 
 
+def staff_id_of(actor_id: str) -> str:
+    """The Canvas staff id (the key Canvas uses for staff in URLs and its APIs) of the
+    user who opened the app, or "" when that user is not a staff member. The event's
+    actor is the Canvas user's database id, which says little to anyone reading the
+    Django app's user list."""
+    if not actor_id.isdigit():
+        return ""
+    staff = Staff.objects.filter(user__dbid=int(actor_id)).first()
+    return str(staff.id) if staff else ""
+
+
 def launch_token(
     *, key: str, staff_id: str, patient_id: str, phone: str, now: int | None = None
 ) -> str:
@@ -107,7 +119,6 @@ class SmsApplication(Application):
         base_url = (self.secrets.get(BASE_URL_VARIABLE) or "").strip().rstrip("/")
         key = self.secrets.get(LAUNCH_KEY_VARIABLE) or ""
         patient_id = str((self.event.context.get("patient") or {}).get("id") or "")
-        staff_id = str(self.event.actor.id or "")
 
         if not base_url or not key:
             log.warning("SMS Twilio is not configured: set SMS_APP_BASE_URL and SMS_LAUNCH_KEY.")
@@ -117,8 +128,11 @@ class SmsApplication(Application):
                     f"variables {BASE_URL_VARIABLE} and {LAUNCH_KEY_VARIABLE}."
                 )
             )
-        if not patient_id or not staff_id:
+        if not patient_id:
             return self.pane(content=notice("Open SMS from a patient's chart."))
+        staff_id = staff_id_of(str(self.event.actor.id or ""))
+        if not staff_id:
+            return self.pane(content=notice("SMS is for the clinic's staff members."))
 
         token = launch_token(
             key=key, staff_id=staff_id, patient_id=patient_id, phone=patient_mobile(patient_id)
