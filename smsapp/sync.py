@@ -7,10 +7,11 @@ written in its own transaction: a failure on page N keeps pages 1..N-1.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import connection, models, transaction
 from django.db.models import Count, Max
@@ -22,6 +23,8 @@ from smsapp.models import Media, Message, Phone
 # Twilio lists newest first and keeps changing a message's status after it was sent, so an
 # incremental run starts this far before the newest date_sent already mirrored.
 DEFAULT_OVERLAP = timedelta(days=2)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -215,7 +218,7 @@ def sync_media(message_sids: list[str]) -> Counts:
 def sync_messages(*, since: date | None = None, on_page: PageCallback | None = None) -> SyncResult:
     """Mirror messages sent on or after `since` (all of them when None)."""
     result = SyncResult(since=since)
-    for records in twilio_gateway.iter_message_pages(date_sent_after=since):
+    for records in _read_ahead(twilio_gateway.iter_message_pages(date_sent_after=since)):
         # Media lists are read before the page's transaction opens: on SQLite that
         # transaction holds the write lock, and webhooks must not wait on Twilio calls.
         media = {sid: twilio_gateway.list_media(sid) for sid in media_to_fetch(records)}
@@ -226,6 +229,18 @@ def sync_messages(*, since: date | None = None, on_page: PageCallback | None = N
         if on_page:
             on_page(result.pages, len(records), result)
     return result
+
+
+def _read_ahead(pages: Iterator[T]) -> Iterator[T]:
+    """Yield from `pages` while the next one is already being fetched in a helper thread:
+    Twilio takes about as long to answer a page as the database takes to write it, so a
+    sync runs at the slower of the two instead of their sum. At most two pages are held
+    in memory; the generator is only ever advanced by one thread at a time."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-read-ahead") as pool:
+        ahead = pool.submit(next, pages, None)
+        while (page := ahead.result()) is not None:
+            ahead = pool.submit(next, pages, None)
+            yield page
 
 
 def sync_all(

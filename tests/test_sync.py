@@ -349,3 +349,20 @@ def sync_record(message: dict) -> dict:
     """A Twilio message JSON as the gateway turns it into a record, through the real SDK
     instance class (no network)."""
     return twilio_gateway._message_record(MessageInstance(None, message, tw.account_sid()))
+
+
+def test_read_ahead_yields_every_page_in_order_and_then_the_failure():
+    def pages():
+        yield [1]
+        yield [2]
+        raise tw_error
+
+    tw_error = twilio_gateway.TwilioError("Twilio is having trouble (HTTP 503).")
+    seen = []
+
+    with pytest.raises(twilio_gateway.TwilioError):
+        for page in sync._read_ahead(pages()):
+            seen.append(page)
+
+    assert seen == [[1], [2]]
+    assert list(sync._read_ahead(iter([[], [3]]))) == [[], [3]]
