@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import heapq
+import logging
 import mimetypes
 import re
 from collections.abc import Iterable
@@ -31,6 +32,8 @@ from smsapp.http import API_PREFIX
 from smsapp.models import Media, Message, Phone, StatusEvent
 from smsapp.twilio_gateway import TwilioError
 from smsapp.validation import InvalidInput, is_sid
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -268,7 +271,17 @@ def get_message(*, sid: str) -> tuple[Message, list[Media]]:
                 raise NotFound(f"Twilio has no message {sid}; it may have been deleted.") from None
             raise
         message = mirror_message(record, media=media)
-    return message, list(message.media.all())
+    media = list(message.media.all())
+    if len(media) < message.num_media:
+        # Stored by a webhook or sync whose media list was not read: read it now, so
+        # the page can show the pictures. The message itself is still worth answering
+        # when Twilio cannot be reached.
+        try:
+            if _mirror_missing_media(message):
+                media = list(message.media.all())
+        except TwilioError as error:
+            logger.warning("Media list of %s not read: %s", message.sid, error.message)
+    return message, media
 
 
 def mirror_message(record: dict[str, Any], *, media: Iterable[dict[str, Any]] = ()) -> Message:

@@ -354,6 +354,39 @@ def test_a_message_not_yet_mirrored_is_fetched_mirrored_and_answered(staff_clien
     assert len(mocked_twilio.calls) == 2  # the second answer came from the mirror
 
 
+def _media_listing(mocked_twilio, sid, items):
+    return mocked_twilio.get(
+        tw.account_url(f"Messages/{sid}/Media.json"),
+        json={"media_list": items, "next_page_uri": None, "page": 0, "page_size": 1000,
+              "uri": tw.account_path(f"Messages/{sid}/Media.json")},
+    )  # fmt: skip
+
+
+def test_a_mirrored_message_missing_its_media_list_reads_it_once(staff_client, mocked_twilio):
+    message = MessageFactory(num_media=1)  # stored by a webhook, media list not read
+    listing = _media_listing(mocked_twilio, message.sid, [tw.media_json(message.sid, 4)])
+
+    first = staff_client.get(f"{API}message/{message.sid}").json()
+    second = staff_client.get(f"{API}message/{message.sid}").json()
+
+    assert [m["sid"] for m in first["media"]] == [tw.media_sid(4)]
+    assert second == first
+    assert listing.call_count == 1
+
+
+def test_a_media_list_twilio_cannot_give_still_answers_the_message(
+    staff_client, mocked_twilio, settings
+):
+    settings.TWILIO_MAX_RETRIES = 0
+    message = MessageFactory(num_media=1)
+    tw.add_error(mocked_twilio, "GET", f"Messages/{message.sid}/Media.json", 503, 20503)
+
+    response = staff_client.get(f"{API}message/{message.sid}")
+
+    assert response.status_code == 200
+    assert (response.json()["num_media"], response.json()["media"]) == ("1", [])
+
+
 def test_twilios_404_is_our_404(staff_client, mocked_twilio):
     sid = tw.message_sid(7)
     tw.add_error(mocked_twilio, "GET", f"Messages/{sid}.json", 404, 20404, "Not found")
