@@ -7,6 +7,7 @@ from typing import Any
 from django.db import transaction
 
 from smsapp.models import Message, StatusEvent
+from smsapp.write_lock import write_lock
 
 
 def record_status_callback(
@@ -24,7 +25,7 @@ def record_status_callback(
     conditional UPDATE makes them harmless. A message not mirrored yet moves nothing; its
     events wait for it under its SID and sync_twilio brings its current status.
     """
-    with transaction.atomic():
+    with write_lock(), transaction.atomic():
         StatusEvent.objects.create(
             message_id=message_sid,
             status=status,

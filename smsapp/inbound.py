@@ -15,6 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from smsapp.models import AutoReplyRule, Media, Message
+from smsapp.write_lock import write_lock
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def receive_message(
     Message, or None when this MessageSid was already stored (a retried delivery)."""
     now = timezone.now()
     try:
-        with transaction.atomic():
+        with write_lock(), transaction.atomic():
             message = Message.objects.create(
                 sid=sid,
                 account_sid=account_sid,

@@ -12,6 +12,7 @@ from django.test import Client
 from django.urls import reverse
 
 from smsapp.models import Message, StatusEvent
+from smsapp.write_lock import write_lock
 from tests.factories import AutoReplyRuleFactory, MessageFactory
 from tests.webhook_signing import post_signed
 
@@ -124,3 +125,52 @@ def test_concurrent_duplicate_inbound_deliveries_on_sqlite():
     assert errors == []
     assert Message.objects.filter(sid="SM" + "d" * 32).count() == 1
     assert _replies(responses) == 1
+
+
+@on_sqlite
+@pytest.mark.django_db(transaction=True)
+def test_the_sqlite_write_lock_lets_one_writer_in_at_a_time():
+    entered = threading.Event()
+    release = threading.Event()
+    order: list[str] = []
+
+    def holder() -> None:
+        with write_lock():
+            order.append("first in")
+            entered.set()
+            release.wait(timeout=10)
+            order.append("first out")
+
+    def waiter() -> None:
+        entered.wait(timeout=10)
+        with write_lock():
+            order.append("second in")
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=waiter)]
+    for thread in threads:
+        thread.start()
+    entered.wait(timeout=10)
+    threads[1].join(timeout=0.3)  # the second writer is still queued...
+    assert order == ["first in"]
+    release.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert order == ["first in", "first out", "second in"]
+
+
+@on_sqlite
+@pytest.mark.django_db
+def test_the_write_lock_stands_aside_inside_an_outer_transaction():
+    # The test's own transaction may hold SQLite's lock; waiting for the file lock here
+    # could deadlock, so the lock is not taken (another thread could still take it).
+    taken = threading.Event()
+
+    def other_writer() -> None:
+        with write_lock():
+            taken.set()
+
+    with write_lock():
+        thread = threading.Thread(target=other_writer)
+        thread.start()
+        thread.join(timeout=10)
+        assert taken.is_set()
