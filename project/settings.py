@@ -218,7 +218,14 @@ if TWILIO_SANDBOX:
     PUBLIC_BASE_URL = PUBLIC_BASE_URL or SANDBOX_BASE_URL
 
 # --- Canvas ------------------------------------------------------------------------------
-CANVAS_LAUNCH_KEY = env.str("CANVAS_LAUNCH_KEY", default="")
+# Signs the plugin's launch tokens (HS256): a short key could be guessed offline from one
+# launch URL, so it is refused at start-up rather than trusted.
+CANVAS_LAUNCH_KEY = env.str("CANVAS_LAUNCH_KEY", default="").strip()
+if CANVAS_LAUNCH_KEY and len(CANVAS_LAUNCH_KEY) < 32:
+    raise ImproperlyConfigured(
+        "CANVAS_LAUNCH_KEY must be at least 32 characters; make one with "
+        "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'."
+    )
 CANVAS_ORIGIN = _https_base_url("CANVAS_ORIGIN")
 
 LOGGING = {

@@ -17,6 +17,7 @@ from smsapp.models import LaunchTokenUse, Message
 from tests import twilio_payloads as tw
 from tests.factories import MessageFactory, PhoneFactory
 from tests.test_launch_tokens import PATIENT_ID, STAFF_ID, launch_token
+from tests.test_settings import start
 
 pytestmark = pytest.mark.django_db
 
@@ -176,6 +177,14 @@ def test_without_a_launch_key_the_page_says_which_setting_to_add(settings):
     response = launch_page(fresh_client(), launch_token())
 
     assert_refused_page(response, 503, "CANVAS_LAUNCH_KEY")
+
+
+def test_a_short_launch_key_stops_start_up():
+    result = start(CANVAS_LAUNCH_KEY="too-short-to-be-safe")
+
+    assert result.returncode != 0
+    assert "CANVAS_LAUNCH_KEY must be at least 32 characters" in result.stderr
+    assert start(CANVAS_LAUNCH_KEY="k" * 32).returncode == 0
 
 
 def test_the_embed_answers_get_only():

@@ -117,7 +117,8 @@ class SmsApplication(Application):
     def on_open(self) -> Effect:
         """Sign a launch token for this user and patient and open the embed URL."""
         base_url = (self.secrets.get(BASE_URL_VARIABLE) or "").strip().rstrip("/")
-        key = self.secrets.get(LAUNCH_KEY_VARIABLE) or ""
+        # Stripped like the app's CANVAS_LAUNCH_KEY, so a pasted newline cannot split them.
+        key = (self.secrets.get(LAUNCH_KEY_VARIABLE) or "").strip()
         patient_id = str((self.event.context.get("patient") or {}).get("id") or "")
 
         if not base_url or not key:
