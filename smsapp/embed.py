@@ -46,6 +46,8 @@ _REASONS = {
 
 
 class LaunchRefused(Exception):
+    """A launch that must not open the page; `reason` picks the sentence shown."""
+
     def __init__(self, reason: str, status: int = 401) -> None:
         super().__init__(reason)
         self.reason = reason
