@@ -59,7 +59,7 @@ class App:
     """Opens the page in a signed-in browser tab and records what must never happen:
     a JavaScript error, a CSP violation, a dialog other than the confirm() we expect."""
 
-    def __init__(self, browser, live_server, session_cookie: str) -> None:
+    def __init__(self, browser, live_server, session_cookie: str, shared_tab) -> None:
         self.browser = browser
         self.url = live_server.url
         self.session_cookie = session_cookie
@@ -67,21 +67,32 @@ class App:
         self.errors: list[str] = []
         self.accept_confirm = True
         self._contexts = []
+        self._shared_tab = shared_tab
 
-    def new_page(self, *, width: int = 420, height: int = 900, signed_in: bool = True):
-        """A fresh browser tab: with the staff session cookie, or with no cookie at all
-        (as inside Canvas's frame)."""
-        context = self.browser.new_context(viewport={"width": width, "height": height})
-        self._contexts.append(context)
-        if signed_in:
-            context.add_cookies(
-                [{"name": "sessionid", "value": self.session_cookie, "url": self.url}]
-            )
-        page = context.new_page()
+    def _watch(self, page) -> None:
         page.set_default_timeout(8000)
         page.on("dialog", self._dialog)
         page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
         page.on("console", self._console)
+
+    def new_page(self, *, width: int = 420, height: int = 900, signed_in: bool = True):
+        """A browser tab: signed in as this test's staff user (the session's shared tab,
+        since a new tab costs a new renderer process, about 1.5 s), or a fresh one with no
+        cookie at all (as inside Canvas's frame)."""
+        if signed_in:
+            page = self._shared_tab.page
+            self._shared_tab.owner = self
+            page.goto("about:blank")  # stops the previous page's timers and requests
+            page.context.clear_cookies()
+            page.context.add_cookies(
+                [{"name": "sessionid", "value": self.session_cookie, "url": self.url}]
+            )
+            page.set_viewport_size({"width": width, "height": height})
+            return page
+        context = self.browser.new_context(viewport={"width": width, "height": height})
+        self._contexts.append(context)
+        page = context.new_page()
+        self._watch(page)
         return page
 
     def open(self, path: str = "/", *, width: int = 420, height: int = 900):
@@ -104,18 +115,51 @@ class App:
             self.errors.append(f"CSP: {message.text}")
 
     def close(self) -> None:
+        if self._shared_tab.owner is self:
+            self._shared_tab.page.goto("about:blank")
+            self._shared_tab.owner = None
         for context in self._contexts:
             context.close()
 
 
+class _SharedTab:
+    """One tab for the whole session; its events go to the test that is using it."""
+
+    def __init__(self, browser) -> None:
+        self.context = browser.new_context()
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(8000)
+        self.owner: App | None = None
+        self.page.on("dialog", self._dialog)
+        self.page.on("pageerror", lambda exc: self._error(f"page error: {exc}"))
+        self.page.on("console", lambda message: self.owner and self.owner._console(message))
+
+    def _dialog(self, dialog) -> None:
+        if self.owner:
+            self.owner._dialog(dialog)
+        else:
+            dialog.dismiss()
+
+    def _error(self, text: str) -> None:
+        if self.owner:
+            self.owner.errors.append(text)
+
+
+@pytest.fixture(scope="session")
+def shared_tab(browser):
+    tab = _SharedTab(browser)
+    yield tab
+    tab.context.close()
+
+
 @pytest.fixture
-def app(browser, live_server, transactional_db, django_user_model):
+def app(browser, live_server, transactional_db, django_user_model, shared_tab):
     user = django_user_model.objects.create_user(
         username="frontdesk", password="frontdesk-password", is_staff=True
     )
     client = Client()
     client.force_login(user)
-    opened = App(browser, live_server, client.cookies["sessionid"].value)
+    opened = App(browser, live_server, client.cookies["sessionid"].value, shared_tab)
     yield opened
     opened.close()
     assert opened.errors == [], "the page must run without script errors or CSP violations"
