@@ -4,7 +4,7 @@ auto-reply rules editable."""
 from django.contrib import admin
 from django.db.models import Q, QuerySet
 
-from smsapp.models import AutoReplyRule, Media, Message, Phone, StatusEvent
+from smsapp.models import AutoReplyRule, Media, Message, Phone, StatusEvent, SyncRun
 
 
 class MirrorAdmin(admin.ModelAdmin):
@@ -111,3 +111,13 @@ class AutoReplyRuleAdmin(admin.ModelAdmin):
     list_editable = ["priority", "is_active"]
     list_filter = ["is_active", "match_kind"]
     search_fields = ["name", "pattern", "reply_text"]
+
+
+@admin.register(SyncRun)
+class SyncRunAdmin(MirrorAdmin):
+    """When the mirror was last brought up to date, and why a run failed."""
+
+    list_display = ["started_at", "finished_at", "full", "since", "pages", "error"]
+    list_filter = ["full"]
+    date_hierarchy = "started_at"
+    show_full_result_count = False

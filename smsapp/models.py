@@ -301,3 +301,24 @@ class LaunchTokenUse(models.Model):
 
     def __str__(self) -> str:
         return f"{self.jti} (staff {self.staff_id}, patient {self.patient_id})"
+
+
+class SyncRun(models.Model):
+    """One run of sync_twilio. An incremental run starts from the last *finished* run, so
+    pages a failed run never read, and messages older than ones webhooks stored since,
+    are still read (see smsapp.sync.incremental_start)."""
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True, help_text="Empty if it failed.")
+    full = models.BooleanField(default=False)
+    since = models.DateField(null=True, blank=True, help_text="Messages sent on or after.")
+    pages = models.PositiveIntegerField(default=0)
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        state = "finished" if self.finished_at else ("failed" if self.error else "running")
+        return f"sync of {self.started_at:%Y-%m-%d %H:%M} ({state})"

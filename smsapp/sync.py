@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any, TypeVar
 
@@ -18,7 +18,7 @@ from django.db.models import Count, Max
 from django.utils import timezone
 
 from smsapp import twilio_gateway
-from smsapp.models import Media, Message, Phone
+from smsapp.models import Media, Message, Phone, SyncRun
 
 # Twilio lists newest first and keeps changing a message's status after it was sent, so an
 # incremental run starts this far before the newest date_sent already mirrored.
@@ -85,9 +85,20 @@ def sync_phones() -> Counts:
 
 
 def incremental_start(overlap: timedelta = DEFAULT_OVERLAP) -> date | None:
-    """The DateSent to list from, or None for everything (an empty mirror)."""
+    """The DateSent to list from: the overlap before the newest mirrored message, or before
+    the start of the last finished sync if that is earlier; None (everything) when no sync
+    ever finished.
+
+    The newest message alone is not enough: webhooks and sends store new messages between
+    syncs, and a sync that failed on page N kept the newest pages (Twilio lists newest
+    first) but not the older ones. Starting from either would skip what was never read.
+    """
+    last = SyncRun.objects.filter(finished_at__isnull=False).order_by("-started_at").first()
+    if last is None:
+        return None
     newest = Message.objects.aggregate(newest=Max("date_sent"))["newest"]
-    return (newest - overlap).date() if newest else None
+    start = min(newest, last.started_at) if newest else last.started_at
+    return (start - overlap).date()
 
 
 _STATUS_FIELDS = ("status", "error_code", "error_message")
@@ -247,10 +258,28 @@ def sync_all(
     *, full: bool = False, since: date | None = None, on_page: PageCallback | None = None
 ) -> SyncResult:
     """Phones, then messages: everything with `full`, from `since` when given, otherwise
-    incrementally from the newest mirrored message."""
-    phones = sync_phones()
+    incrementally (see incremental_start). Each run is recorded as a SyncRun."""
     if not full and since is None:
         since = incremental_start()
-    result = sync_messages(since=since, on_page=on_page)
-    result.phones = phones
+    run = SyncRun.objects.create(full=full, since=since)
+    result = SyncResult(since=since)
+    try:
+        result.phones = sync_phones()
+        messages = sync_messages(since=since, on_page=on_page)
+    except Exception as exc:  # recorded on the run, then raised to the caller
+        run.error = getattr(exc, "message", None) or repr(exc)
+        raise
+    else:
+        result.messages, result.media, result.pages = (
+            messages.messages,
+            messages.media,
+            messages.pages,
+        )
+        run.finished_at = timezone.now()
+        run.pages = result.pages
+    finally:
+        run.counts = {
+            kind: asdict(getattr(result, kind)) for kind in ("phones", "messages", "media")
+        }
+        run.save(update_fields=["error", "finished_at", "pages", "counts"])
     return result

@@ -6,7 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from smsapp.models import AutoReplyRule, Message, Phone, StatusEvent
+from smsapp.models import AutoReplyRule, Message, Phone, StatusEvent, SyncRun
 from tests.factories import (
     AutoReplyRuleFactory,
     MediaFactory,
@@ -17,7 +17,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-MODELS = [Phone, Message, StatusEvent, AutoReplyRule]
+MODELS = [Phone, Message, StatusEvent, AutoReplyRule, SyncRun]
 
 
 def url(model, view: str, *args) -> str:
@@ -33,6 +33,7 @@ def mirror(rows: int) -> None:
         StatusEventFactory(message=message, status="delivered")
         PhoneFactory()
         AutoReplyRuleFactory()
+        SyncRun.objects.create(pages=3, counts={"messages": {"created": 2500}})
 
 
 def queries(client, address: str) -> int:
@@ -95,6 +96,7 @@ def test_add_pages_load_where_adding_is_allowed(admin_client):
     assert admin_client.get(url(StatusEvent, "add")).status_code == 403
     assert admin_client.get(url(Message, "add")).status_code == 403
     assert admin_client.get(url(Phone, "add")).status_code == 403
+    assert admin_client.get(url(SyncRun, "add")).status_code == 403
 
 
 def test_auto_reply_rules_are_editable(admin_client):

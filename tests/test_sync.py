@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command, execute_from_comm
 from twilio.rest.api.v2010.account.message import MessageInstance
 
 from smsapp import sync, twilio_gateway
-from smsapp.models import Media, Message, Phone
+from smsapp.models import Media, Message, Phone, SyncRun
 from tests import twilio_payloads as tw
 from tests.factories import MediaFactory, MessageFactory, PhoneFactory
 
@@ -147,12 +147,70 @@ def test_an_incremental_run_starts_two_days_before_the_newest_message(mocked_twi
     assert Message.objects.get(sid=delivered["sid"]).status == "delivered"
 
 
+def finished_sync(started_at) -> SyncRun:
+    return SyncRun.objects.create(started_at=started_at, finished_at=started_at)
+
+
 def test_the_incremental_start_is_the_newest_date_sent_minus_the_overlap():
+    finished_sync(tw.BASE_TIME + timedelta(days=20))
     MessageFactory(date_created=tw.BASE_TIME)
     newest = MessageFactory(date_created=tw.BASE_TIME + timedelta(days=9, hours=22))
     MessageFactory(date_created=tw.BASE_TIME + timedelta(days=30), date_sent=None)  # queued
 
     assert sync.incremental_start() == (newest.date_sent - timedelta(days=2)).date()
+
+
+def test_without_a_finished_sync_everything_is_read():
+    """Messages stored by webhooks are not proof that the account was ever read."""
+    MessageFactory()
+    SyncRun.objects.create(error="Twilio credentials were refused.")
+
+    assert sync.incremental_start() is None
+
+
+def test_messages_stored_since_the_last_sync_do_not_move_the_start_forward():
+    finished_sync(tw.BASE_TIME + timedelta(days=3, hours=6))
+    MessageFactory(date_created=tw.BASE_TIME)
+    MessageFactory(date_created=tw.BASE_TIME + timedelta(days=9))  # from a webhook, later
+
+    assert sync.incremental_start() == (tw.BASE_TIME + timedelta(days=1)).date()
+
+
+def test_after_a_failed_run_the_next_one_rereads_what_it_missed(mocked_twilio):
+    """Page 1 of a failed run holds the newest messages; the older pages it never read
+    must be read by the next incremental run, not skipped."""
+    finished_sync(tw.BASE_TIME)
+    messages = newest_first([tw.message_json(n) for n in range(1500)])
+    broken = (400, tw.error_json(20001, 400, "Invalid PageToken."))
+    Account(mocked_twilio, messages=messages, errors={1: [broken]})
+    with pytest.raises(CommandError):
+        run()
+    mocked_twilio.reset()
+
+    account = Account(mocked_twilio, messages=messages)
+    output = run()
+
+    assert account.messages.requests[0]["DateSent>"] == "2026-10-30T00:00:00Z"
+    assert "  messages: 500 created, 0 updated, 1000 unchanged" in output
+    assert Message.objects.count() == 1500
+
+
+def test_every_run_is_recorded(mocked_twilio):
+    Account(mocked_twilio, phones=[tw.phone_json(1)], messages=[tw.message_json(1)])
+    run()
+    mocked_twilio.reset()
+    Account(mocked_twilio, errors={0: [(401, tw.error_json(20003, 401))]})
+    with pytest.raises(CommandError):
+        run()
+
+    failed, finished = SyncRun.objects.all()
+    assert finished.finished_at and not finished.error and finished.pages == 1
+    assert finished.since is None and not finished.full
+    assert finished.counts["messages"] == {"created": 1, "updated": 0, "unchanged": 0, "removed": 0}
+    assert finished.counts["phones"]["created"] == 1
+    assert failed.finished_at is None
+    assert failed.error.startswith("Twilio credentials were refused")
+    assert failed.since == (tw.BASE_TIME + timedelta(minutes=1) - timedelta(days=2)).date()
 
 
 def test_since_and_full(mocked_twilio):

@@ -17,7 +17,8 @@ class Command(BaseCommand):
     help = (
         "Mirror the Twilio account's phone numbers and messages (with media metadata) into "
         "the database. Incremental by default: starts two days before the newest mirrored "
-        "message. Safe to re-run."
+        "message, or before the last finished sync if that is earlier (so pages a failed run "
+        "missed are read). Safe to re-run."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
