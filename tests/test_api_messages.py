@@ -253,7 +253,9 @@ def test_conversation_page_is_a_plain_function_too():
     page, cursor = messaging.conversation_page(number=US, counterpart=PATIENT, limit=1)
     rest, end = messaging.conversation_page(number=US, counterpart=PATIENT, limit=1, before=cursor)
 
-    assert (page, rest, end) == ([newer], [older], None)
+    assert ([r["sid"] for r in page], [r["sid"] for r in rest], end) == (
+        [newer.sid], [older.sid], None,
+    )  # fmt: skip
 
 
 # --- message/<sid> -------------------------------------------------------------------
