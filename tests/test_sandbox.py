@@ -2,7 +2,10 @@
 on loopback to the stand-in served by a live server, which posts signed callbacks and
 inbound messages back to the app's real webhooks."""
 
+import importlib
+
 import pytest
+from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.urls import reverse
 
@@ -11,9 +14,7 @@ from smsapp.models import Media, Message, Phone, StatusEvent
 from twilio_sandbox import credentials, engine
 from twilio_sandbox.models import SandboxMessage, SandboxNumber
 
-# serialized_rollback: the flush after each test would also drop the default auto-reply
-# rules that a data migration created.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 DESK = "+15005550006"  # the seeded MMS-capable number
 NURSE = "+15005550007"  # SMS only
@@ -21,7 +22,15 @@ PATIENT = "+14155550123"
 
 
 @pytest.fixture
-def sandbox(live_server, settings):
+def default_auto_replies():
+    """The flush after every transactional test drops what data migrations created; put
+    the original plugin's auto-replies back the way migration 0002 does."""
+    migration = importlib.import_module("smsapp.migrations.0002_default_auto_replies")
+    migration.create_defaults(django_apps, None)
+
+
+@pytest.fixture
+def sandbox(live_server, settings, default_auto_replies):
     settings.TWILIO_SANDBOX = True
     settings.TWILIO_ACCOUNT_SID = credentials.ACCOUNT_SID
     settings.TWILIO_API_KEY = credentials.API_KEY
