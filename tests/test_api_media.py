@@ -51,9 +51,7 @@ def test_the_first_item_is_served_with_its_content_type(staff_client, mocked_twi
     assert response["Content-Disposition"].startswith("inline")
 
 
-def test_each_item_of_a_message_with_several_media_has_its_route(
-    staff_client, mocked_twilio, mms
-):
+def test_each_item_of_a_message_with_several_media_has_its_route(staff_client, mocked_twilio, mms):
     message, first, second = mms
     _bytes_on_twilio(mocked_twilio, first, JPEG, "image/jpeg")
     _bytes_on_twilio(mocked_twilio, second, PNG, "image/png")
@@ -102,9 +100,7 @@ def test_a_media_sid_of_another_message_is_a_404(staff_client, mocked_twilio, mm
     assert len(mocked_twilio.calls) == 0
 
 
-def test_media_of_a_message_not_in_the_mirror_is_a_404_without_twilio(
-    staff_client, mocked_twilio
-):
+def test_media_of_a_message_not_in_the_mirror_is_a_404_without_twilio(staff_client, mocked_twilio):
     response = staff_client.get(f"{API}medias/{tw.message_sid(99)}")
 
     assert response.status_code == 404
@@ -182,9 +178,7 @@ def test_a_content_type_unfit_for_a_header_is_served_as_bytes(staff_client, mock
 def test_twilio_failing_to_give_the_bytes_is_a_json_error(staff_client, mocked_twilio, settings):
     settings.TWILIO_MAX_RETRIES = 0
     item = MediaFactory()
-    mocked_twilio.get(
-        tw.account_url(f"Messages/{item.message.sid}/Media/{item.sid}"), status=404
-    )
+    mocked_twilio.get(tw.account_url(f"Messages/{item.message.sid}/Media/{item.sid}"), status=404)
 
     response = staff_client.get(f"{API}medias/{item.message.sid}/{item.sid}")
 
