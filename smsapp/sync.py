@@ -226,9 +226,15 @@ def sync_media(message_sids: list[str]) -> Counts:
     return save_media({sid: twilio_gateway.list_media(sid) for sid in message_sids})
 
 
-def sync_messages(*, since: date | None = None, on_page: PageCallback | None = None) -> SyncResult:
-    """Mirror messages sent on or after `since` (all of them when None)."""
-    result = SyncResult(since=since)
+def sync_messages(
+    *,
+    since: date | None = None,
+    on_page: PageCallback | None = None,
+    result: SyncResult | None = None,
+) -> SyncResult:
+    """Mirror messages sent on or after `since` (all of them when None), adding the counts
+    to `result` as pages are written (so a caller still has them if a later page fails)."""
+    result = result or SyncResult(since=since)
     for records in _read_ahead(twilio_gateway.iter_message_pages(date_sent_after=since)):
         # Media lists are read before the page's transaction opens: on SQLite that
         # transaction holds the write lock, and webhooks must not wait on Twilio calls.
@@ -265,19 +271,14 @@ def sync_all(
     result = SyncResult(since=since)
     try:
         result.phones = sync_phones()
-        messages = sync_messages(since=since, on_page=on_page)
+        sync_messages(since=since, on_page=on_page, result=result)
     except Exception as exc:  # recorded on the run, then raised to the caller
         run.error = getattr(exc, "message", None) or repr(exc)
         raise
     else:
-        result.messages, result.media, result.pages = (
-            messages.messages,
-            messages.media,
-            messages.pages,
-        )
         run.finished_at = timezone.now()
-        run.pages = result.pages
     finally:
+        run.pages = result.pages
         run.counts = {
             kind: asdict(getattr(result, kind)) for kind in ("phones", "messages", "media")
         }

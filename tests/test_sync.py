@@ -199,7 +199,11 @@ def test_every_run_is_recorded(mocked_twilio):
     Account(mocked_twilio, phones=[tw.phone_json(1)], messages=[tw.message_json(1)])
     run()
     mocked_twilio.reset()
-    Account(mocked_twilio, errors={0: [(401, tw.error_json(20003, 401))]})
+    Account(
+        mocked_twilio,
+        messages=newest_first([tw.message_json(n) for n in range(2, 1502)]),
+        errors={1: [(401, tw.error_json(20003, 401))]},
+    )
     with pytest.raises(CommandError):
         run()
 
@@ -210,6 +214,7 @@ def test_every_run_is_recorded(mocked_twilio):
     assert finished.counts["phones"]["created"] == 1
     assert failed.finished_at is None
     assert failed.error.startswith("Twilio credentials were refused")
+    assert (failed.pages, failed.counts["messages"]["created"]) == (1, 1000)  # page 1 kept
     assert failed.since == (tw.BASE_TIME + timedelta(minutes=1) - timedelta(days=2)).date()
 
 
