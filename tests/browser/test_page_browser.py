@@ -322,7 +322,7 @@ def test_the_counter_knows_gsm7_from_ucs2(app, phone, text, counter, segments, e
         expect(shown).to_contain_text("“😀” is not in the GSM-7 set")
 
 
-def test_up_to_ten_media_urls_go_to_twilio(app, twilio, phone):
+def test_up_to_ten_media_urls_and_a_callback_of_ones_own_go_to_twilio(app, twilio, phone):
     sid = "SM" + "7" * 32
     twilio.post(
         f"{TWILIO}/Messages.json",
@@ -340,11 +340,14 @@ def test_up_to_ten_media_urls_go_to_twilio(app, twilio, phone):
     for _ in range(8):
         page.locator("#send-media button").last.click()
     expect(page.locator("#send-counter")).to_contain_text("sent as MMS")
+    page.click("#send-advanced summary")
+    page.fill("#send-callback", "https://hooks.example.org/status")
     page.click("#send-submit")
 
     expect(page.locator("#send-result-sid")).to_have_text(sid)
     sent = _sent_form(twilio.calls[0])
     assert sent["MediaUrl"] == ["https://cdn.example.org/0.jpg", "https://cdn.example.org/1.jpg"]
+    assert sent["StatusCallback"] == ["https://hooks.example.org/status"]
 
 
 # --- Phones ---------------------------------------------------------------------------------

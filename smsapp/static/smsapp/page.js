@@ -771,11 +771,16 @@
     }
 
     var option = from.options[from.selectedIndex];
+    var callback = $("send-callback").value.trim();
+    // Unchanged from the prefilled default: send "" so the server uses its own webhook.
+    // The API accepts only https callbacks from callers, while our own address may be
+    // http (the offline sandbox, a developer's machine).
+    if (callback === cfg.statusCallbackUrl) callback = "";
     var payload = {
       numberFrom: from.value,
       numberFromSid: option ? option.getAttribute("data-sid") : "",
       numberTo: T.compactNumber($("send-to").value),
-      callbackUrl: $("send-callback").value.trim(),
+      callbackUrl: callback,
       text: text,
       mediaUrls: media,
     };
@@ -959,6 +964,56 @@
       });
   }
 
+  // ---- sandbox: a patient texts us ----------------------------------------------------
+
+  /** Sandbox mode only: the stand-in for Twilio delivers a patient's text to our real
+      inbound webhook (auto-reply included), then the Log opens on that conversation. */
+  function simulateInbound(event) {
+    event.preventDefault();
+    var from = $("simulate-from");
+    var body = $("simulate-body");
+    var picture = $("simulate-media").checked;
+    fieldError(from, $("simulate-from-error"), "");
+    fieldError(body, $("simulate-body-error"), "");
+    var problem = T.e164Problem(from.value);
+    if (problem) {
+      fieldError(from, $("simulate-from-error"), problem);
+      from.focus();
+      return;
+    }
+    if (!body.value.trim() && !picture) {
+      fieldError(body, $("simulate-body-error"), "Type what the patient says (or add a picture).");
+      body.focus();
+      return;
+    }
+    if (!$("log-number").value) {
+      say($("simulate-state"), noNumbersSentence(), "error");
+      return;
+    }
+    var patient = T.compactNumber(from.value);
+    var submit = $("simulate-submit");
+    submit.disabled = true;
+    say($("simulate-state"), "Delivering…");
+    api("sandbox/inbound", "POST", { from: patient, to: $("log-number").value, body: body.value, media: picture ? 1 : 0 })
+      .then(function (r) {
+        var replies = (r.data && r.data.replies) || [];
+        say($("simulate-state"), "Received" + (replies.length ? "; the app answered with " + plural(replies.length, "auto-reply", "auto-replies") + "." : "."), "ok");
+        body.value = "";
+        $("log-view").value = "conversation";
+        $("log-counterpart").value = patient;
+        showLog();
+      })
+      .catch(function (err) {
+        var fields = err.fields || {};
+        if (fields.from) fieldError(from, $("simulate-from-error"), fields.from);
+        if (fields.body) fieldError(body, $("simulate-body-error"), fields.body);
+        say($("simulate-state"), err.message, "error");
+      })
+      .then(function () {
+        submit.disabled = false;
+      });
+  }
+
   // ---- start -------------------------------------------------------------------------
 
   $("log-number").addEventListener("change", showLog);
@@ -995,6 +1050,7 @@
     addMediaRow("");
   });
   $("phones-reload").addEventListener("click", loadPhones);
+  if ($("simulate-form")) $("simulate-form").addEventListener("submit", simulateInbound);
 
   $("send-callback").value = cfg.statusCallbackUrl || "";
   if (cfg.patientPhone && !T.e164Problem(cfg.patientPhone)) {
