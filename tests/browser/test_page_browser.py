@@ -68,6 +68,10 @@ def test_log_lists_received_messages_and_shows_an_mms_image_inline(app, twilio, 
     expect(image).to_have_js_property("naturalWidth", 48)
     assert image.get_attribute("src").endswith(f"/medias/{mms.sid}/{media.sid}")
 
+    detail.press("Escape")  # closes the detail and returns to the message it showed
+    expect(detail).to_be_hidden()
+    expect(row).to_be_focused()
+
 
 def test_log_sent_view_pages_through_older_messages(app, phone):
     for n in range(35):

@@ -539,7 +539,8 @@
     fact(dl, "To", T.formatNumber(m.to));
     fact(dl, "Direction", ours ? "Sent by us" : "Received");
     fact(dl, "Created", m.created ? timeNode(m.created) : "");
-    fact(dl, "Sent", m.sent ? timeNode(m.sent) : ours ? "not yet" : "");
+    var never = FINAL.indexOf(m.status) !== -1;
+    fact(dl, "Sent", m.sent ? timeNode(m.sent) : ours ? (never ? "never" : "not yet") : "");
     fact(dl, "Segments", m.num_segments);
     if (m.price) fact(dl, "Price", m.price + " " + (m.price_unit || ""));
     fact(dl, "SID", el("code", { text: m.sid }));
@@ -1030,6 +1031,9 @@
   $("log-older-top").addEventListener("click", loadOlder);
   $("detail-close").addEventListener("click", closeDetail);
   $("detail-delete").addEventListener("click", deleteSelected);
+  $("log-detail").addEventListener("keydown", function (event) {
+    if (event.key === "Escape") closeDetail();
+  });
 
   $("send-form").addEventListener("submit", sendMessage);
   $("send-text").addEventListener("input", function () {
