@@ -95,10 +95,13 @@ def main() -> None:
         )
         _load(args.port, STATUS_PATH, bodies, args.concurrency, 2.0)  # warm-up, both views
         _load(args.port, BARE_PATH, bodies, args.concurrency, 2.0)
-        before = _events()
+        before, cpu = _events(), _server_cpu(server.pid)
         webhook = _load(args.port, STATUS_PATH, bodies, args.concurrency, args.duration)
+        webhook["cpu"] = (_server_cpu(server.pid) - cpu) / webhook["requests"] * 1000
         stored = _events() - before
+        cpu = _server_cpu(server.pid)
         bare = _load(args.port, BARE_PATH, bodies, args.concurrency, args.duration)
+        bare["cpu"] = (_server_cpu(server.pid) - cpu) / bare["requests"] * 1000
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -173,6 +176,22 @@ def _signed_bodies(sids: list[str]) -> list[tuple[bytes, str]]:
             signature = validator.compute_signature(url, params)
             bodies.append((urlencode(params).encode(), signature))
     return bodies
+
+
+def _server_cpu(master_pid: int) -> float:
+    """CPU seconds used so far by gunicorn's workers (Linux /proc; 0 elsewhere). The
+    machine's cores are shared with the load clients and whatever else runs, so CPU per
+    request is the steadier number when the wall-clock rates are noisy."""
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # a process that just ended
+        if int(fields[1]) == master_pid:  # ppid
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / ticks
 
 
 def _wait_for(port: int) -> None:
@@ -252,7 +271,8 @@ def _percentile(sorted_values: list[float], pct: float) -> float:
 def _report(name: str, result: dict) -> None:
     print(
         f"{name:>16}: {result['requests']} requests, {result['rate']:.0f}/s, "
-        f"p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms, errors {result['errors']}"
+        f"p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms, errors {result['errors']}, "
+        f"server CPU {result['cpu']:.2f} ms/request"
         + (f" {result['first_errors']}" if result["errors"] else "")
     )
 

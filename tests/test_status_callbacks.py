@@ -217,3 +217,17 @@ def test_recording_a_callback_stores_the_event_and_moves_the_message():
     message.refresh_from_db()
     assert message.status == "sent"
     assert message.status_events.count() == 2
+
+
+def test_an_event_written_as_sql_reads_back_as_the_orm_would_have_stored_it():
+    payload = {"MessageSid": "SM1", "ErrorMessage": "Café ♥ 👻", "Tag": ["b", "a"]}
+    before = timezone.now()
+    record_status_callback(
+        message_sid="SM1", status="failed", error_code=30008, error_message="Café", payload=payload
+    )
+    event = StatusEvent.objects.get()
+    assert (event.message_id, event.status, event.error_code) == ("SM1", "failed", 30008)
+    assert event.error_message == "Café"
+    assert event.payload == payload
+    assert before <= event.received_at <= timezone.now()
+    assert StatusEvent.objects.filter(payload__Tag=["b", "a"]).count() == 1  # real JSON
