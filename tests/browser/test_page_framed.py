@@ -58,3 +58,26 @@ def test_a_site_other_than_canvas_cannot_frame_the_page(app, other_site, setting
     refusals = [e for e in app.errors if "frame-ancestors" in e]
     assert len(refusals) == 1, app.errors
     app.errors.remove(refusals[0])  # the one report this test expects
+
+
+def test_the_framed_page_renews_its_token_before_it_expires(app, other_site, settings):
+    settings.CANVAS_ORIGIN = other_site.origin
+    PhoneFactory(phone_number=OURS)
+
+    page = app.new_page(signed_in=False)
+    page.context.clock.install()
+    page.goto(other_site.framing(f"{app.url}/embed/?launch={launch_token()}"))
+    frame = page.frame_locator("#sms")
+    frame.locator('body[data-phones="loaded"]').wait_for(state="attached")
+    page.wait_for_timeout(1100)  # tokens carry whole seconds: the renewed one must differ
+
+    # 15-minute tokens are renewed at 80 % of their life: 12 minutes on the page's clock.
+    with page.expect_response(lambda r: r.url.endswith("/embed/renew/")) as renewed:
+        page.clock.run_for(12 * 60 * 1000 + 1000)
+    assert renewed.value.status == 200
+    fresh = renewed.value.json()["token"]
+
+    frame.locator("#tab-phones").click()
+    with page.expect_request(lambda r: "/phone_list" in r.url) as listed:
+        frame.locator("#phones-reload").click()
+    assert listed.value.headers["authorization"] == f"Bearer {fresh}"
