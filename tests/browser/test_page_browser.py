@@ -125,6 +125,28 @@ def test_conversation_reads_oldest_to_newest_with_sides(app, twilio, phone):
     expect(bubbles.nth(2).locator("img.thumb-sm")).to_have_js_property("naturalWidth", 48)
 
 
+def test_older_conversation_pages_go_above(app, phone):
+    for n in range(35):
+        inbound = n % 2 == 1
+        MessageFactory(
+            direction=Message.Direction.INBOUND if inbound else Message.Direction.OUTBOUND_API,
+            from_number=PATIENT if inbound else OURS,
+            to_number=OURS if inbound else PATIENT,
+            body=f"Line {n:02d}",
+        )
+
+    page = app.open(f"/?patient={PATIENT}")
+    texts = page.locator("#log-list .bubble-text")
+    expect(texts).to_have_count(30)
+    expect(texts.first).to_have_text("Line 05")
+    expect(texts.last).to_have_text("Line 34")  # newest at the bottom
+    page.click("#log-older-top")
+    expect(texts).to_have_count(35)
+    expect(texts.first).to_have_text("Line 00")
+    expect(texts.nth(5)).to_have_text("Line 05")
+    expect(page.locator("#log-older-top")).to_be_hidden()
+
+
 def test_an_empty_conversation_says_what_to_do(app, phone):
     page = app.open(f"/?patient={PATIENT}")
 
