@@ -400,6 +400,7 @@ def test_phones_change_the_webhook_then_point_it_at_this_app(app, twilio, phone)
 
     card = page.locator(f'.phone-card[data-sid="{phone.sid}"]')
     expect(card.locator('[role="status"]')).to_contain_text("Saved")
+    expect(card.get_by_role("button", name="Save webhook")).to_be_focused()  # not lost
     expect(card.locator(".webhook-now")).to_contain_text("https://new.example.org/in (GET)")
     assert _sent_form(twilio.calls[-1]) == {
         "SmsUrl": ["https://new.example.org/in"],

@@ -879,46 +879,6 @@
     });
     var st = PHONE_STATUS[p.status] || [p.status ? p.status.replace(/[-_]/g, " ") : "Status unknown", "pending"];
     var webhook = p.inboundWebhook || {};
-    var idBase = "phone-" + p.sid;
-    var urlInput = el("input", { attrs: { id: idBase + "-url", type: "url", autocomplete: "off", placeholder: "https://…" } });
-    urlInput.value = webhook.url || "";
-    var methodSelect = el("select", { attrs: { id: idBase + "-method" } }, [
-      el("option", { text: "POST", attrs: { value: "POST" } }),
-      el("option", { text: "GET", attrs: { value: "GET" } }),
-    ]);
-    methodSelect.value = (webhook.method || "POST").toUpperCase();
-    var urlError = el("p", { cls: "field-error", attrs: { id: idBase + "-url-error" } });
-    urlError.hidden = true;
-    urlInput.setAttribute("aria-describedby", urlError.id);
-    var result = el("p", { cls: "state", attrs: { role: "status" } });
-    result.hidden = true;
-    var save = el("button", { cls: "secondary", text: "Save webhook", attrs: { type: "submit" } });
-    var useApp = el("button", { cls: "primary", text: "Use this app", attrs: { type: "button" } });
-    if (p.pointsHere) useApp.textContent = "Use this app again";
-
-    var form = el("form", { cls: "webhook-form", attrs: { novalidate: "" } }, [
-      el("div", { cls: "field" }, [el("label", { text: "Inbound webhook URL", attrs: { for: urlInput.id } }), urlInput, urlError]),
-      el("div", { cls: "field field-method" }, [el("label", { text: "Method", attrs: { for: methodSelect.id } }), methodSelect]),
-      el("div", { cls: "actions" }, [save, useApp]),
-      result,
-    ]);
-
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
-      fieldError(urlInput, urlError, "");
-      var url = urlInput.value.trim();
-      if (!/^https?:\/\/\S+$/i.test(url)) {
-        fieldError(urlInput, urlError, "Enter the full address Twilio should call, such as https://example.org/sms.");
-        urlInput.focus();
-        return;
-      }
-      changeWebhook(p, "inbound_webhook/" + enc(p.sid), { url: url, method: methodSelect.value }, [save, useApp], result, urlInput, urlError);
-    });
-    useApp.addEventListener("click", function () {
-      fieldError(urlInput, urlError, "");
-      changeWebhook(p, "inbound_webhook/" + enc(p.sid) + "/this_app", {}, [save, useApp], result, urlInput, urlError);
-    });
-
     var current = webhook.url
       ? el("p", { cls: "webhook-now" }, [
           "Inbound messages go to ",
@@ -936,15 +896,61 @@
       p.label && p.label !== p.phoneNumber ? el("p", { cls: "phone-label", text: p.label }) : null,
       capList,
       current,
-      form,
+      webhookForm(p),
     ]);
   }
 
-  function changeWebhook(p, path, body, buttons, result, urlInput, urlError) {
-    buttons.forEach(function (b) {
+  /** The number's inbound webhook: URL and method to save, or "Use this app". */
+  function webhookForm(p) {
+    var webhook = p.inboundWebhook || {};
+    var idBase = "phone-" + p.sid;
+    var urlInput = el("input", { attrs: { id: idBase + "-url", type: "url", autocomplete: "off", placeholder: "https://…" } });
+    urlInput.value = webhook.url || "";
+    var methodSelect = el("select", { attrs: { id: idBase + "-method" } }, [
+      el("option", { text: "POST", attrs: { value: "POST" } }),
+      el("option", { text: "GET", attrs: { value: "GET" } }),
+    ]);
+    methodSelect.value = (webhook.method || "POST").toUpperCase();
+    var urlError = el("p", { cls: "field-error", attrs: { id: idBase + "-url-error" } });
+    urlError.hidden = true;
+    urlInput.setAttribute("aria-describedby", urlError.id);
+    var result = el("p", { cls: "state", attrs: { role: "status" } });
+    result.hidden = true;
+    var save = el("button", { cls: "secondary", text: "Save webhook", attrs: { type: "submit", "data-action": "save" } });
+    var useApp = el("button", { cls: "primary", text: p.pointsHere ? "Use this app again" : "Use this app", attrs: { type: "button", "data-action": "this-app" } });
+    var ui = { buttons: [save, useApp], result: result, urlInput: urlInput, urlError: urlError };
+
+    var form = el("form", { cls: "webhook-form", attrs: { novalidate: "" } }, [
+      el("div", { cls: "field" }, [el("label", { text: "Inbound webhook URL", attrs: { for: urlInput.id } }), urlInput, urlError]),
+      el("div", { cls: "field field-method" }, [el("label", { text: "Method", attrs: { for: methodSelect.id } }), methodSelect]),
+      el("div", { cls: "actions" }, [save, useApp]),
+      result,
+    ]);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      fieldError(urlInput, urlError, "");
+      var url = urlInput.value.trim();
+      if (!/^https?:\/\/\S+$/i.test(url)) {
+        fieldError(urlInput, urlError, "Enter the full address Twilio should call, such as https://example.org/sms.");
+        urlInput.focus();
+        return;
+      }
+      changeWebhook(p, "inbound_webhook/" + enc(p.sid), { url: url, method: methodSelect.value }, "save", ui);
+    });
+    useApp.addEventListener("click", function () {
+      fieldError(urlInput, urlError, "");
+      changeWebhook(p, "inbound_webhook/" + enc(p.sid) + "/this_app", {}, "this-app", ui);
+    });
+    return form;
+  }
+
+  /** Change the webhook, then redraw the numbers from phone_list (the mirror now holds
+      what Twilio answered) and keep focus on the button that was used. */
+  function changeWebhook(p, path, body, action, ui) {
+    ui.buttons.forEach(function (b) {
       b.disabled = true;
     });
-    say(result, "Saving…");
+    say(ui.result, "Saving…");
     api(path, "POST", body)
       .then(function (r) {
         var data = r.data || {};
@@ -952,16 +958,18 @@
         var method = data.method || body.method;
         var done = "Saved: " + T.formatNumber(p.phoneNumber) + " now sends inbound messages to " + url + " (" + method + ").";
         return loadPhones().then(function () {
-          var card = $("phones-list").querySelector('li[data-sid="' + CSS.escape(p.sid) + '"] [role="status"]');
-          if (card) say(card, done, "ok");
+          var card = $("phones-list").querySelector('li[data-sid="' + CSS.escape(p.sid) + '"]');
+          if (!card) return;
+          say(card.querySelector('[role="status"]'), done, "ok");
+          card.querySelector('[data-action="' + action + '"]').focus();
         });
       })
       .catch(function (err) {
-        buttons.forEach(function (b) {
+        ui.buttons.forEach(function (b) {
           b.disabled = false;
         });
-        if (err.fields && err.fields.url) fieldError(urlInput, urlError, err.fields.url);
-        say(result, err.message, "error");
+        if (err.fields && err.fields.url) fieldError(ui.urlInput, ui.urlError, err.fields.url);
+        say(ui.result, err.message, "error");
       });
   }
 
