@@ -29,6 +29,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -48,7 +49,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--port", type=int, default=18300, help="18300-18399")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--duration", type=float, default=15.0, help="seconds per phase")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds per view")
+    parser.add_argument("--rounds", type=int, default=5, help="alternations of the two views")
     parser.add_argument("--worker-class", choices=["sync", "gthread"], default="sync")
     parser.add_argument("--workers", type=int, default=(os.cpu_count() or 1) + 1)
     parser.add_argument("--threads", type=int, default=1, help="per worker (gthread)")
@@ -89,19 +91,24 @@ def main() -> None:
     )
     try:
         _wait_for(args.port)
+        per_round = args.duration / args.rounds
         print(
             f"gunicorn {args.worker_class} workers={args.workers} threads={args.threads}, "
-            f"SQLite file db, {args.concurrency} concurrent clients, {args.duration:g} s each"
+            f"SQLite file db, {args.concurrency} concurrent clients, {args.duration:g} s each "
+            f"in {args.rounds} alternating rounds"
         )
         _load(args.port, STATUS_PATH, bodies, args.concurrency, 2.0)  # warm-up, both views
         _load(args.port, BARE_PATH, bodies, args.concurrency, 2.0)
-        before, cpu = _events(), _server_cpu(server.pid)
-        webhook = _load(args.port, STATUS_PATH, bodies, args.concurrency, args.duration)
-        webhook["cpu"] = (_server_cpu(server.pid) - cpu) / webhook["requests"] * 1000
-        stored = _events() - before
-        cpu = _server_cpu(server.pid)
-        bare = _load(args.port, BARE_PATH, bodies, args.concurrency, args.duration)
-        bare["cpu"] = (_server_cpu(server.pid) - cpu) / bare["requests"] * 1000
+        # Alternate short rounds, so whatever else runs on the machine weighs on both alike.
+        webhook, bare, stored = Phase(), Phase(), 0
+        for _ in range(args.rounds):
+            before, cpu = _events(), _server_cpu(server.pid)
+            webhook.add(_load(args.port, STATUS_PATH, bodies, args.concurrency, per_round))
+            webhook.cpu += _server_cpu(server.pid) - cpu
+            stored += _events() - before
+            cpu = _server_cpu(server.pid)
+            bare.add(_load(args.port, BARE_PATH, bodies, args.concurrency, per_round))
+            bare.cpu += _server_cpu(server.pid) - cpu
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -109,13 +116,13 @@ def main() -> None:
 
     _report("status callbacks", webhook)
     _report("bare view", bare)
-    ratio = webhook["rate"] / bare["rate"]
-    lost = webhook["ok"] - stored
+    ratio = webhook.rate / bare.rate
+    lost = webhook.ok - stored
     print(f"ratio to bare view: {ratio:.2f}")
-    print(f"events stored: {stored} of {webhook['ok']} callbacks answered 200 (lost: {lost})")
-    goal = ratio >= 0.5 and webhook["p99"] < 50 and webhook["errors"] == 0 and lost == 0
+    print(f"events stored: {stored} of {webhook.ok} callbacks answered 200 (lost: {lost})")
+    goal = ratio >= 0.5 and webhook.p99 < 50 and not webhook.errors and lost == 0
     print(f"goal (ratio >= 0.5, p99 < 50 ms, 0 errors, 0 lost): {'met' if goal else 'MISSED'}")
-    if webhook["errors"] or bare["errors"]:
+    if webhook.errors or bare.errors:
         print(f"server log: {workdir / 'gunicorn.log'}")
 
 
@@ -207,7 +214,7 @@ def _wait_for(port: int) -> None:
 
 def _load(
     port: int, path: str, bodies: list[tuple[bytes, str]], concurrency: int, duration: float
-) -> dict:
+) -> Phase:
     """`concurrency` clients, each sending its next request as soon as the last answered,
     for `duration` seconds. A new connection per request, as Twilio's webhooks arrive."""
     barrier = threading.Barrier(concurrency + 1)
@@ -247,18 +254,42 @@ def _load(
     barrier.wait()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - started
-    times = sorted(t for per_client in latencies for t in per_client)
-    errors = [f for per_client in failures for f in per_client]
-    return {
-        "requests": len(times),
-        "ok": len(times) - len(errors),
-        "errors": len(errors),
-        "first_errors": errors[:3],
-        "rate": len(times) / elapsed,
-        "p50": _percentile(times, 50) * 1000,
-        "p99": _percentile(times, 99) * 1000,
-    }
+    return Phase(
+        times=[t for per_client in latencies for t in per_client],
+        errors=[f for per_client in failures for f in per_client],
+        elapsed=time.perf_counter() - started,
+    )
+
+
+@dataclass
+class Phase:
+    """Requests against one view: latencies (s), failures, wall time and server CPU (s)."""
+
+    times: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    elapsed: float = 0.0
+    cpu: float = 0.0
+
+    def add(self, other: Phase) -> None:
+        self.times += other.times
+        self.errors += other.errors
+        self.elapsed += other.elapsed
+
+    @property
+    def ok(self) -> int:
+        return len(self.times) - len(self.errors)
+
+    @property
+    def rate(self) -> float:
+        return len(self.times) / self.elapsed
+
+    @property
+    def p50(self) -> float:
+        return _percentile(sorted(self.times), 50) * 1000
+
+    @property
+    def p99(self) -> float:
+        return _percentile(sorted(self.times), 99) * 1000
 
 
 def _percentile(sorted_values: list[float], pct: float) -> float:
@@ -268,12 +299,12 @@ def _percentile(sorted_values: list[float], pct: float) -> float:
     return sorted_values[index]
 
 
-def _report(name: str, result: dict) -> None:
+def _report(name: str, phase: Phase) -> None:
     print(
-        f"{name:>16}: {result['requests']} requests, {result['rate']:.0f}/s, "
-        f"p50 {result['p50']:.1f} ms, p99 {result['p99']:.1f} ms, errors {result['errors']}, "
-        f"server CPU {result['cpu']:.2f} ms/request"
-        + (f" {result['first_errors']}" if result["errors"] else "")
+        f"{name:>16}: {len(phase.times)} requests, {phase.rate:.0f}/s, "
+        f"p50 {phase.p50:.1f} ms, p99 {phase.p99:.1f} ms, errors {len(phase.errors)}"
+        + (f" {phase.errors[:3]}" if phase.errors else "")
+        + f", server CPU {phase.cpu / len(phase.times) * 1000:.2f} ms/request"
     )
 
 
