@@ -165,11 +165,21 @@ def app(browser, live_server, transactional_db, django_user_model, shared_tab):
     assert opened.errors == [], "the page must run without script errors or CSP violations"
 
 
+_screenshots_taken: list[Path] = []
+
+
 @pytest.fixture(scope="session")
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    print(f"\nScreenshots of the page are written to {SCREENSHOTS}")
+    _screenshots_taken.append(SCREENSHOTS)
     return SCREENSHOTS
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Name the screenshots' folder at the end of the run, where a person will see it
+    (a print() in a test is hidden unless the test fails)."""
+    if _screenshots_taken:
+        terminalreporter.write_line(f"Screenshots of the page: {_screenshots_taken[0]}")
 
 
 class OtherSite:
