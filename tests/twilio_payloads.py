@@ -166,6 +166,7 @@ class PagedList:
 
     @property
     def pages_served(self) -> int:
+        """Requests answered, error answers included (a retried page counts twice)."""
         return len(self.requests)
 
 
