@@ -50,7 +50,8 @@ class MessageQuerySet(models.QuerySet):
 
         It is `Message.objects.filter(sid=sid, status__in=statuses_before(status))
         .update(...)` written as SQL: building that query was a third of a status
-        callback's CPU time (bench/webhook_load.py), and every callback runs it.
+        callback's CPU time (bench/webhook_load.py), and every callback runs it. It acts
+        on the row with that SID whatever the queryset was filtered by.
         """
         before = Message.statuses_before(status)
         if not before:
