@@ -2,6 +2,7 @@
 auto-reply rules editable."""
 
 from django.contrib import admin
+from django.db import models
 from django.db.models import Q, QuerySet
 
 from smsapp.models import AutoReplyRule, Media, Message, Phone, StatusEvent, SyncRun
@@ -111,6 +112,8 @@ class AutoReplyRuleAdmin(admin.ModelAdmin):
     list_editable = ["priority", "is_active"]
     list_filter = ["is_active", "match_kind"]
     search_fields = ["name", "pattern", "reply_text"]
+    # A reply's picture is fetched by Twilio over the internet: https unless typed otherwise.
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
 
 @admin.register(SyncRun)
