@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import mimetypes
 from collections.abc import Callable
+from dataclasses import asdict
 from functools import wraps
 from urllib.parse import urlencode
 
@@ -16,7 +17,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, reverse
 from django.utils.cache import patch_cache_control
 
-from smsapp import messaging, validation
+from smsapp import messaging, sync, validation
 from smsapp.http import API_PREFIX, json_api, json_error, staff_required
 from smsapp.messaging import NotFound
 from smsapp.models import Message, Phone
@@ -192,8 +193,21 @@ def inbound_webhook_this_app(request: HttpRequest, phone_sid: str) -> JsonRespon
     return JsonResponse({"result": True, "url": phone.sms_url, "method": phone.sms_method})
 
 
+@json_api
+@staff_required
+@endpoint("POST")
+def sync_now(request: HttpRequest) -> JsonResponse:
+    """Bring the mirror up to date from Twilio, incrementally, as `manage.py sync_twilio`
+    does: the page calls it when the mirror has no numbers yet, and from a button."""
+    validation.json_object(request.body)
+    result = sync.sync_all()
+    counts = {kind: asdict(getattr(result, kind)) for kind in ("phones", "messages", "media")}
+    return JsonResponse({**counts, "pages": result.pages})
+
+
 urlpatterns = [
     path(f"{API_PREFIX}phone_list", phone_list, name="phone_list"),
+    path(f"{API_PREFIX}sync", sync_now, name="sync"),
     path(
         f"{API_PREFIX}message_list/<str:number>/<str:direction>",
         message_list,

@@ -270,12 +270,16 @@
   var phones = null; // null until loaded
   var phonesError = "";
 
+  var syncedOnce = false;
+
   function loadPhones() {
     say($("phones-state"), "Loading numbers…");
     return api("phone_list")
       .then(function (r) {
         phones = r.data || [];
         phonesError = "";
+        // A new install (or the sandbox) has an empty mirror: copy the account once.
+        if (!phones.length && !syncedOnce) return syncFromTwilio(false);
       })
       .catch(function (err) {
         phones = [];
@@ -285,6 +289,34 @@
         fillNumberSelects();
         renderPhones();
         document.body.setAttribute("data-phones", "loaded");
+      });
+  }
+
+  /** POST sync: the mirror catches up with Twilio (numbers, then new messages). */
+  function syncFromTwilio(reload) {
+    syncedOnce = true;
+    var button = $("phones-sync");
+    button.disabled = true;
+    say($("phones-state"), "Copying the account’s numbers and messages from Twilio…");
+    return api("sync", "POST", {})
+      .then(function (r) {
+        var d = r.data;
+        return api("phone_list").then(function (again) {
+          phones = again.data || [];
+          phonesError = "";
+          if (reload) {
+            fillNumberSelects();
+            renderPhones();
+            showLog();
+          }
+          say($("phones-state"), "Synced: " + d.phones.created + " new numbers, " + d.messages.created + " new and " + d.messages.updated + " updated messages.");
+        });
+      })
+      .catch(function (err) {
+        phonesError = err.message;
+      })
+      .then(function () {
+        button.disabled = false;
       });
   }
 
@@ -320,7 +352,7 @@
 
   function noNumbersSentence() {
     if (phonesError) return phonesError;
-    return "No numbers in the mirror yet. Run manage.py sync_twilio to copy the account’s numbers, then reload.";
+    return "No numbers in the mirror yet. Press “Sync with Twilio” (or run manage.py sync_twilio) to copy the account’s numbers.";
   }
 
   // ---- Log ---------------------------------------------------------------------------
@@ -1062,6 +1094,9 @@
     addMediaRow("");
   });
   $("phones-reload").addEventListener("click", loadPhones);
+  $("phones-sync").addEventListener("click", function () {
+    syncFromTwilio(true);
+  });
   if ($("simulate-form")) $("simulate-form").addEventListener("submit", simulateInbound);
 
   $("send-callback").value = cfg.statusCallbackUrl || "";
