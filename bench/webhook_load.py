@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -124,6 +125,8 @@ def main() -> None:
     print(f"goal (ratio >= 0.5, p99 < 50 ms, 0 errors, 0 lost): {'met' if goal else 'MISSED'}")
     if webhook.errors or bare.errors:
         print(f"server log: {workdir / 'gunicorn.log'}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _seed() -> list[str]:
