@@ -157,9 +157,14 @@ def _params(request: HttpRequest) -> QueryDict:
     return request.POST if request.method == "POST" else request.GET
 
 
+def _clean(value: str) -> str:
+    """PostgreSQL cannot store NUL in text or JSON; no real message contains one."""
+    return value.replace("\x00", "")
+
+
 def _text(params: QueryDict, *names: str, max_length: int, required: bool = False) -> str:
     """The first of `names` present (Twilio sends some values under two names)."""
-    value = next((params[n].strip() for n in names if params.get(n, "").strip()), "")
+    value = next((_clean(params[n]).strip() for n in names if params.get(n, "").strip()), "")
     if required and not value:
         raise BadWebhook(names[0], f"{names[0]} is missing; Twilio always sends it.")
     if len(value) > max_length:
@@ -182,7 +187,8 @@ def _count(params: QueryDict, name: str, *, default: int, low: int, high: int) -
 
 def _payload(params: QueryDict) -> dict[str, Any]:
     """The parameters as JSON: one value as a string, a repeated key as a list."""
-    return {k: v[0] if len(v) == 1 else v for k, v in params.lists()}
+    cleaned = {_clean(k): [_clean(v) for v in values] for k, values in params.lists()}
+    return {k: v[0] if len(v) == 1 else v for k, v in cleaned.items()}
 
 
 def _field_length(model: type, name: str) -> int:
@@ -242,7 +248,7 @@ def outbound_api_status(request: HttpRequest) -> HttpResponse:
         message_sid=sid,
         status=status,
         error_code=error_code,
-        error_message=params.get("ErrorMessage", "").strip(),
+        error_message=_clean(params.get("ErrorMessage", "")).strip(),
         payload=_payload(params),
     )
     return HttpResponse(b"", content_type="text/plain")
@@ -265,7 +271,7 @@ def inbound_treatment(request: HttpRequest) -> HttpResponse:
         }
     except BadWebhook as exc:
         return json_error(exc.sentence, 400, {exc.field: exc.sentence})
-    body = params.get("Body", "")
+    body = _clean(params.get("Body", ""))
     message = receive_message(body=body, **fields)
     rule = None
     if message is not None:  # a retried delivery was answered the first time

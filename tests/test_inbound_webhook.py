@@ -254,3 +254,9 @@ def test_too_many_fields_is_400(client, settings):
     )
     assert response.status_code == 400
     assert "too many parameters" in response.json()["information"]
+
+
+def test_a_nul_character_is_dropped_rather_than_failing_on_postgresql(client):
+    response = post_signed(client, INBOUND, _params("hel\x00lo"))
+    assert _reply(response) == ("Hello! ♥️", [HELLO_IMAGE])
+    assert Message.objects.get(sid=SID).body == "hello"

@@ -231,3 +231,11 @@ def test_an_event_written_as_sql_reads_back_as_the_orm_would_have_stored_it():
     assert event.payload == payload
     assert before <= event.received_at <= timezone.now()
     assert StatusEvent.objects.filter(payload__Tag=["b", "a"]).count() == 1  # real JSON
+
+
+def test_a_nul_character_in_a_callback_is_dropped(client):
+    message = MessageFactory(status="sent")
+    _callback(client, message.sid, "undelivered", ErrorMessage="bad\x00 handset", Extra="\x00")
+    event = message.status_events.get()
+    assert event.error_message == "bad handset"
+    assert event.payload["Extra"] == ""
