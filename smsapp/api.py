@@ -200,6 +200,13 @@ def sync_now(request: HttpRequest) -> JsonResponse:
     """Bring the mirror up to date from Twilio, incrementally, as `manage.py sync_twilio`
     does: the page calls it when the mirror has no numbers yet, and from a button."""
     validation.json_object(request.body)
+    running = sync.running_sync()
+    if running is not None:
+        return json_error(
+            f"A sync started at {running.started_at:%H:%M} UTC is still running; wait for it "
+            "to finish, then reload.",
+            409,
+        )
     result = sync.sync_all()
     counts = {kind: asdict(getattr(result, kind)) for kind in ("phones", "messages", "media")}
     return JsonResponse({**counts, "pages": result.pages})

@@ -260,6 +260,15 @@ def _read_ahead(pages: Iterator[T]) -> Iterator[T]:
             yield page
 
 
+def running_sync(stale_after: timedelta = timedelta(minutes=15)) -> SyncRun | None:
+    """A run started recently that has neither finished nor failed (a crashed process
+    leaves such a row behind, hence `stale_after`)."""
+    recent = timezone.now() - stale_after
+    return SyncRun.objects.filter(
+        finished_at__isnull=True, error="", started_at__gte=recent
+    ).first()
+
+
 def sync_all(
     *, full: bool = False, since: date | None = None, on_page: PageCallback | None = None
 ) -> SyncResult:

@@ -1,8 +1,11 @@
 """POST sync: the page's way to bring the mirror up to date (as manage.py sync_twilio)."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from smsapp.models import Message, Phone, SyncRun
 from tests import twilio_payloads as tw
@@ -48,3 +51,23 @@ def test_it_is_for_staff_and_json_only(staff_client, mocked_twilio):
     assert staff_client.post(URL, {"a": "b"}).status_code == 415  # a form post
     assert staff_client.get(URL).status_code == 405
     assert len(mocked_twilio.calls) == 0
+
+
+def test_a_second_sync_while_one_runs_is_a_conflict(staff_client, mocked_twilio):
+    SyncRun.objects.create()  # started now, neither finished nor failed
+
+    response = staff_client.post(URL, {}, content_type="application/json")
+
+    assert response.status_code == 409
+    assert "still running" in response.json()["information"]
+    assert len(mocked_twilio.calls) == 0
+
+
+def test_a_run_that_crashed_long_ago_does_not_block_syncing(staff_client, mocked_twilio):
+    SyncRun.objects.create(started_at=timezone.now() - timedelta(hours=1))
+    tw.add_paged_list(mocked_twilio, "IncomingPhoneNumbers.json", "incoming_phone_numbers", [[]])
+    tw.add_paged_list(mocked_twilio, "Messages.json", "messages", [[]])
+
+    response = staff_client.post(URL, {}, content_type="application/json")
+
+    assert response.status_code == 200
