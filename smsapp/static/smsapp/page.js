@@ -795,7 +795,7 @@
     var media = mediaUrls();
     if (!text.trim() && !media.length) fields.text = "Write a message (or add a media URL).";
     media.forEach(function (u) {
-      if (!/^https?:\/\/\S+$/i.test(u)) fields.mediaUrls = "Each media URL must be a full http(s) address, such as https://example.org/photo.jpg.";
+      if (!/^https:\/\/\S+$/i.test(u)) fields.mediaUrls = "Each media URL must be a full https address, such as https://example.org/photo.jpg: Twilio fetches it over the internet.";
     });
     if (Object.keys(fields).length) {
       toTouched = true;
