@@ -38,7 +38,9 @@ def receive_message(
 ) -> Message | None:
     """Store an inbound message and its media rows in one transaction. Returns the new
     Message, or None when this MessageSid was already stored (a retried delivery)."""
-    now = timezone.now()
+    # Whole seconds, as Twilio writes its dates: otherwise the auto-reply (mirrored later
+    # with Twilio's date of the same second) would sort before the text it answers.
+    now = timezone.now().replace(microsecond=0)
     try:
         with write_lock(), transaction.atomic():
             message = Message.objects.create(

@@ -545,11 +545,17 @@ def signature_is_valid(url: str, params: Any, signature: str) -> bool:
     return validator.validate(url, params, signature)
 
 
-def twiml_reply(text: str, media_url: str = "") -> str:
+def twiml_reply(text: str, media_url: str = "", status_callback: str = "") -> str:
     """TwiML that answers an inbound message with `text` (and an image, for MMS). Body and
-    Media as nested nouns: Twilio's documented form for a message that carries both."""
+    Media as nested nouns: Twilio's documented form for a message that carries both.
+    `status_callback` becomes the <Message> verb's `action`: where Twilio reports the
+    reply's delivery status, so the mirror follows auto-replies as it follows sends."""
     response = MessagingResponse()
-    message = response.message()
+    message = (
+        response.message(action=status_callback, method="POST")
+        if status_callback
+        else response.message()
+    )
     message.body(text)
     if media_url:
         message.media(media_url)

@@ -5,4 +5,5 @@ smsapp.http), so a proxy or the plugin can forward paths unchanged."""
 from smsapp import api, embed, pages, webhooks
 
 app_name = "smsapp"
-urlpatterns = [*api.urlpatterns, *webhooks.urlpatterns, *pages.urlpatterns, *embed.urlpatterns]
+# Webhooks first: Twilio calls them most often, and URL resolution stops at the first match.
+urlpatterns = [*webhooks.urlpatterns, *api.urlpatterns, *pages.urlpatterns, *embed.urlpatterns]

@@ -25,6 +25,7 @@ from smsapp import twilio_gateway
 from smsapp.delivery import record_status_callback
 from smsapp.http import API_PREFIX, json_error
 from smsapp.inbound import InboundMedia, choose_reply, receive_message
+from smsapp.messaging import status_callback_url
 from smsapp.models import Media, Message, StatusEvent
 
 logger = logging.getLogger(__name__)
@@ -277,7 +278,7 @@ def inbound_treatment(request: HttpRequest) -> HttpResponse:
     if message is not None:  # a retried delivery was answered the first time
         rule = choose_reply(body=body, opt_out_type=params.get("OptOutType", ""))
     twiml = (
-        twilio_gateway.twiml_reply(rule.reply_text, rule.media_url)
+        twilio_gateway.twiml_reply(rule.reply_text, rule.media_url, status_callback_url())
         if rule
         else twilio_gateway.empty_twiml()
     )

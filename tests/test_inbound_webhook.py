@@ -68,6 +68,29 @@ def test_anything_else_gets_the_fallback(client):
     assert _reply(response) == ("Say hello! 👻", [])
 
 
+def test_the_reply_reports_its_delivery_to_our_status_webhook(client):
+    response = post_signed(client, INBOUND, _params("hello"))
+
+    message = ET.fromstring(response.content).find("Message")  # noqa: S314
+    assert message.get("action") == (
+        "https://sms.example.org/plugin-io/api/twilio_sms_mms/outbound_api_status"
+    )
+    assert message.get("method") == "POST"
+
+
+def test_without_a_public_address_the_reply_has_no_status_callback(client, settings):
+    settings.PUBLIC_BASE_URL = ""  # signatures are then checked against the request's URL
+    params = _params("hello")
+    response = client.post(
+        INBOUND,
+        urlencode(params),
+        content_type=FORM,
+        HTTP_X_TWILIO_SIGNATURE=signature(f"http://testserver{INBOUND}", params),
+    )
+
+    assert ET.fromstring(response.content).find("Message").get("action") is None  # noqa: S314
+
+
 def test_the_message_is_stored_before_answering(client):
     post_signed(client, INBOUND, _params("hello <b>doctor</b>", NumSegments="2"))
     message = Message.objects.get(sid=SID)
@@ -79,6 +102,8 @@ def test_the_message_is_stored_before_answering(client):
     assert message.num_segments == 2
     assert message.num_media == 0
     assert message.date_created is not None and message.date_sent == message.date_created
+    # Whole seconds like Twilio's dates, so the mirrored auto-reply never sorts before it.
+    assert message.date_created.microsecond == 0
 
 
 def test_media_rows_are_stored_with_their_sid_type_and_uri(client):

@@ -151,6 +151,12 @@ def test_a_simulated_inbound_mms_is_stored_and_answered_with_the_auto_reply(sync
     assert reply.direction == "outbound-reply"
     assert reply.to_number == "+14155550177"
     assert reply.body == "Hello! ♥️"
+    # The TwiML's action: the stand-in reports the reply's delivery like a send's.
+    assert engine.wait_until_idle(10)
+    reply.refresh_from_db()
+    assert reply.status == "delivered"
+    conversation = staff_client.get(api("conversation", DESK, "+14155550177")).json()
+    assert [m["sid"] for m in conversation] == [inbound.sid, reply_sid]
 
     picture = staff_client.get(api("media_item", inbound.sid, media.sid))
     assert picture.status_code == 200

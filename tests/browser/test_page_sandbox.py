@@ -29,12 +29,12 @@ def test_a_newcomer_texts_a_patient_and_sees_the_reply(app, sandbox):  # noqa: F
     expect(page.locator("#log-view")).to_have_value("conversation")
     bubbles = page.locator("#log-list li")
     expect(bubbles.filter(has_text="Hello there")).to_have_class("in")
-    # The default auto-reply, with its picture. (Not asserted to come after the patient's
-    # text: smsapp/inbound.py stores date_created with microseconds while Twilio's dates
-    # have whole seconds, so today the reply can sort a fraction of a second earlier.)
+    # The default auto-reply, with its picture, right after the patient's text.
     reply = bubbles.filter(has_text="Hello!")
     expect(reply).to_have_class("out")
     expect(reply.locator("img.thumb-sm")).to_have_count(1)
+    expect(bubbles.last).to_contain_text("Hello!")
+    expect(bubbles.nth(-2)).to_contain_text("Hello there")
 
     page.click("#tab-send")
     page.select_option("#send-from", DESK)
