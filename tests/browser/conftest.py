@@ -210,11 +210,13 @@ class OtherSite:
         self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def framing(self, src: str) -> str:
-        """Serve a page that frames `src` in a 420 px pane; returns the page's URL."""
+    def framing(self, src: str, sandbox: str = "") -> str:
+        """Serve a page that frames `src` in a 420 px pane (with an iframe `sandbox`
+        attribute when given); returns the page's URL."""
+        attributes = f' sandbox="{sandbox}"' if sandbox else ""
         self.html = (
             "<!doctype html><title>Chart</title>"
-            f'<iframe id="sms" src="{src}" width="420" height="860"></iframe>'
+            f'<iframe id="sms" src="{src}"{attributes} width="420" height="860"></iframe>'
         ).encode()
         return f"{self.origin}/chart"
 

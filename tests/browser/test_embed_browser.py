@@ -1,9 +1,6 @@
 """The page as Canvas shows it: framed by another site (the chart), opened with a launch
 token, working through its bearer token with no cookie at all."""
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
 import pytest
 from playwright.sync_api import expect
 
@@ -17,43 +14,10 @@ PATIENT = "+14155550199"
 
 
 @pytest.fixture
-def canvas_site(live_server):
-    """A stand-in for Canvas on another site than the live server (127.0.0.1 against
-    localhost): GET /chart?launch=<token> frames the embed URL the way the plugin's
-    url_permissions ask (scripts, same origin). A real server on loopback, because
-    Chromium forbids a page it cannot place on the local network to frame a local one."""
-
-    class Chart(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
-            query = self.path.partition("?")[2]
-            body = (
-                "<!doctype html><title>Chart</title>"
-                f'<iframe id="sms" src="{live_server.url}/embed/?{query}" '
-                'sandbox="allow-scripts allow-same-origin allow-forms" '
-                'width="420" height="850"></iframe>'
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Chart)  # a free port, never a fixed one
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def chart(browser, canvas_site, transactional_db, settings):
+def chart(browser, other_site, live_server, transactional_db, settings):
     """Opens the stand-in chart with a launch token; records script errors and CSP
     reports from the framed page."""
-    settings.CANVAS_ORIGIN = canvas_site
+    settings.CANVAS_ORIGIN = other_site.origin
     context = browser.new_context(viewport={"width": 1000, "height": 900})
     errors: list[str] = []
 
@@ -69,7 +33,9 @@ def chart(browser, canvas_site, transactional_db, settings):
                 else None
             ),
         )
-        page.goto(f"{canvas_site}/chart?launch={token}")
+        # Framed the way the plugin's url_permissions ask: scripts, same origin, forms.
+        sandbox = "allow-scripts allow-same-origin allow-forms"
+        page.goto(other_site.framing(f"{live_server.url}/embed/?launch={token}", sandbox))
         return page, page.frame_locator("#sms")
 
     open_chart.context = context
