@@ -175,13 +175,27 @@ def create_message(
         raise SandboxError(21623, "Number of media files exceeds allowed limit of 10.")
     if to_e164 == OPTED_OUT:
         raise SandboxError(21610, "Attempt to send to unsubscribed recipient")
+    return _queue(
+        direction="outbound-api",
+        from_=sender.phone_number,
+        to=to_e164,
+        body=body,
+        media_urls=media_urls,
+        status_callback=status_callback,
+    )
+
+
+def _queue(
+    *, direction: str, from_: str, to: str, body: str, media_urls: list[str], status_callback: str
+) -> SandboxMessage:
+    """Store an outgoing message (and its media) as queued, then start its delivery."""
     now = timezone.now()
     with transaction.atomic():
         message = SandboxMessage.objects.create(
             sid=new_sid("MM" if media_urls else "SM"),
-            direction="outbound-api",
-            from_number=sender.phone_number,
-            to_number=to_e164,
+            direction=direction,
+            from_number=from_,
+            to_number=to,
             body=body,
             status="queued",
             num_segments=segments(body) if body else 1,
@@ -369,31 +383,18 @@ def _send_replies(number: SandboxNumber, patient: str, twiml: str) -> list[Sandb
     except ElementTree.ParseError as exc:
         raise SandboxError(12100, f"The webhook's TwiML could not be parsed: {exc}.", 502) from exc
     replies = []
-    now = timezone.now()
     for element in root.iter("Message"):
         body_el = element.find("Body")
         body = (body_el.text if body_el is not None else element.text) or ""
-        media = [(m.text or "").strip() for m in element.iter("Media")]
-        with transaction.atomic():
-            reply = SandboxMessage.objects.create(
-                sid=new_sid("MM" if media else "SM"),
-                direction="outbound-reply",
-                from_number=number.phone_number,
-                to_number=patient,
-                body=body.strip(),
-                status="queued",
-                num_segments=segments(body.strip()) if body.strip() else 1,
-                # TwiML's <Message action="..."> is where Twilio reports the reply's status.
-                status_callback=element.get("action", ""),
-                date_created=now,
-                date_updated=now,
-            )
-            for url in media:
-                content_type, content = _placeholder(url)
-                SandboxMedia.objects.create(
-                    sid=new_sid("ME"), message=reply, content_type=content_type, content=content
-                )
-        transaction.on_commit(lambda sid=reply.sid: _in_background(_deliver, sid))
+        reply = _queue(
+            direction="outbound-reply",
+            from_=number.phone_number,
+            to=patient,
+            body=body.strip(),
+            media_urls=[(m.text or "").strip() for m in element.iter("Media")],
+            # TwiML's <Message action="..."> is where Twilio reports the reply's status.
+            status_callback=element.get("action", ""),
+        )
         replies.append(reply)
     return replies
 
