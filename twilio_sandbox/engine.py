@@ -18,7 +18,7 @@ from xml.etree import ElementTree
 import phonenumbers
 import requests
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import connections, transaction
 from django.utils import timezone
 
 from smsapp.http import API_PREFIX
@@ -225,7 +225,7 @@ def _in_background(target, *args) -> None:
         except Exception:
             logger.exception("sandbox: %s failed for %s", target.__name__, args)
         finally:
-            close_old_connections()
+            connections.close_all()  # this thread's own; it ends here
             with _workers_lock:
                 _workers.discard(threading.current_thread())
 
