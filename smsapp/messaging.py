@@ -185,10 +185,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         stamp, _, ident = raw.partition("|")
         when, pk = datetime.fromisoformat(stamp), int(ident)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        if when.tzinfo is None or pk < 1:
+            raise problem
+        when = when.astimezone(UTC)  # 0001-01-01 at +14:00 has no UTC: OverflowError
+    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise problem from None
-    if when.tzinfo is None or pk < 1:
-        raise problem
     return when, pk
 
 
@@ -469,11 +470,12 @@ def _media_of(message: Message, media_sid: str | None) -> Media | None:
 def media_content(media: Media) -> tuple[File, str]:
     """The media item's bytes and content type: from Django's storage once cached, else
     downloaded through the gateway once and cached."""
+    lost = ""  # a cached file that went missing: replaced below, like an empty cache
     if media.file:
         try:
             return media.file.open("rb"), safe_content_type(media.content_type)
         except FileNotFoundError:
-            pass  # the cache was cleaned up under us: fetch the bytes again
+            lost = media.file.name  # the cache was cleaned up under us: fetch again
     content, downloaded_type = twilio_gateway.download_media(media.message.sid, media.sid)
     content_type = safe_content_type(media.content_type or downloaded_type)
     extension = mimetypes.guess_extension(content_type) or ""
@@ -481,7 +483,7 @@ def media_content(media: Media) -> tuple[File, str]:
     field.save(f"{media.sid}{extension}", ContentFile(content), save=False)
     # Two first requests at once both download; the row keeps the first file, the other
     # copy is removed instead of lingering in storage.
-    stored = Media.objects.filter(pk=media.pk, file__in=["", None]).update(
+    stored = Media.objects.filter(pk=media.pk, file__in=["", None, lost]).update(
         file=field.name, content_type=content_type
     )
     if not stored:

@@ -45,7 +45,7 @@ def json_object(raw: bytes) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # [[[[… nested past the limit
         raise InvalidInput(
             {}, 'The request body is not valid JSON; send a JSON object such as {"text": "Hi"}.'
         ) from None

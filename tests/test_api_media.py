@@ -87,6 +87,9 @@ def test_a_cached_file_removed_from_storage_is_fetched_again(staff_client, mocke
 
     assert _content(response) == JPEG
     assert cdn.call_count == 2
+    # ... and cached again: the next request does not go back to Twilio.
+    assert _content(staff_client.get(f"{API}medias/{message.sid}")) == JPEG
+    assert cdn.call_count == 2
 
 
 def test_a_media_sid_of_another_message_is_a_404(staff_client, mocked_twilio, mms):

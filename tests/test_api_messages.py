@@ -1,6 +1,7 @@
 """message_list, conversation and message/<sid>: reads from the mirror, keyset paging,
 and a message the mirror has not seen fetched from Twilio once."""
 
+import base64
 from datetime import timedelta
 
 import pytest
@@ -150,7 +151,12 @@ def test_a_bad_limit_is_a_400_naming_it(staff_client, limit):
     }
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "%%%", "MjAyNnxhYmM", "bm90IGEgZGF0ZXwx"])
+@pytest.mark.parametrize(
+    "cursor",
+    ["garbage", "%%%", "MjAyNnxhYmM", "bm90IGEgZGF0ZXwx",
+     # 0001-01-01T00:00:00+14:00|1: a date with no UTC equivalent
+     base64.urlsafe_b64encode(b"0001-01-01T00:00:00+14:00|1").decode()],
+)  # fmt: skip
 def test_a_malformed_cursor_is_a_400_sentence(staff_client, cursor):
     response = _list(staff_client, before=cursor)
 

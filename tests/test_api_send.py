@@ -228,7 +228,7 @@ def test_media_from_a_number_without_mms_is_a_400(staff_client, mocked_twilio):
     ("raw", "words"),
     [(b"text=hi", "not valid JSON"), (b"{not json", "not valid JSON"),
      (b'["a list"]', "must be a JSON object"), (b"42", "must be a JSON object"),
-     (b"\xff\xfe", "not valid JSON")],
+     (b"\xff\xfe", "not valid JSON"), (b"[" * 100_000, "not valid JSON")],
 )  # fmt: skip
 def test_a_body_that_is_not_a_json_object_is_a_400_sentence(
     staff_client, mocked_twilio, phone, raw, words
