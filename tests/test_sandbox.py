@@ -236,3 +236,42 @@ def test_the_stand_in_is_not_served_when_the_sandbox_is_off(sandbox, client, set
     url = f"/sandbox/twilio/2010-04-01/Accounts/{credentials.ACCOUNT_SID}/Messages.json"
 
     assert client.get(url).status_code == 404
+
+
+def test_the_stand_in_never_calls_a_url_outside_this_app(synced, staff_client):
+    nurse = Phone.objects.get(phone_number=NURSE)
+    staff_client.post(
+        api("inbound_webhook", nurse.sid),
+        {"url": "https://example.org/sms", "method": "POST"},
+        content_type="application/json",
+    )
+
+    response = staff_client.post(
+        reverse("twilio_sandbox_simulate:simulate_inbound"),
+        {"from": "+14155550177", "to": NURSE, "body": "hi"},
+        content_type="application/json",
+    )
+
+    assert response.status_code == 502
+    assert "only calls this app" in response.json()["information"]
+
+
+def test_a_callback_url_outside_this_app_is_not_called_but_delivery_goes_on(synced, staff_client):
+    response = send(staff_client, callbackUrl="https://example.org/status")
+
+    assert response.status_code == 200, response.content
+    assert engine.wait_until_idle(10)
+    assert SandboxMessage.objects.get(sid=response.json()["sid"]).status == "delivered"
+    assert not StatusEvent.objects.exists()
+
+
+@pytest.mark.parametrize("media", ["1e400", "-1", '"two"', "11", "1.5"])
+def test_an_impossible_picture_count_is_a_400(synced, staff_client, media):
+    raw = f'{{"from": "+14155550177", "to": "{DESK}", "body": "x", "media": {media}}}'
+
+    response = staff_client.post(
+        reverse("twilio_sandbox_simulate:simulate_inbound"), raw, content_type="application/json"
+    )
+
+    assert response.status_code == 400
+    assert "media" in response.json()["fields"]

@@ -283,7 +283,10 @@ def advance(sid: str, status: str, error: tuple[int, str] | None = None) -> Sand
         }
         if error:
             params["ErrorCode"] = str(error[0])
-        post_signed(message.status_callback, params)
+        try:
+            post_signed(message.status_callback, params)
+        except SandboxError as exc:  # like Twilio: a callback that fails changes nothing
+            logger.warning("sandbox: status callback for %s not delivered: %s", sid, exc)
     return message
 
 
@@ -293,15 +296,31 @@ def _auth_token() -> str:
     return credentials.auth_token(settings.SECRET_KEY)
 
 
+def _is_this_app(url: str) -> bool:
+    """The stand-in only ever calls this app: a URL staff typed (a callback, a number's
+    webhook) must not make the server reach anywhere else."""
+    bases = {settings.PUBLIC_BASE_URL, settings.SANDBOX_BASE_URL} - {""}
+    return any(url == base or url.startswith(base + "/") for base in bases)
+
+
 def post_signed(url: str, params: dict[str, str], method: str = "POST") -> requests.Response:
     """Call the app as Twilio does: form-encoded (or query string for GET), with
     X-Twilio-Signature computed with the sandbox's auth token over the URL and params."""
-    if method == "GET":
-        prepared = requests.Request("GET", url, params=params).prepare()
-        signature = sign_webhook(prepared.url, {}, _auth_token())
-        return requests.get(prepared.url, headers={"X-Twilio-Signature": signature}, timeout=10)
-    signature = sign_webhook(url, params, _auth_token())
-    return requests.post(url, data=params, headers={"X-Twilio-Signature": signature}, timeout=10)
+    if not _is_this_app(url):
+        raise SandboxError(11200, f"The sandbox only calls this app, not {url[:200]}.", 502)
+    try:
+        if method == "GET":
+            prepared = requests.Request("GET", url, params=params).prepare()
+            signature = sign_webhook(prepared.url, {}, _auth_token())
+            headers = {"X-Twilio-Signature": signature}
+            return requests.get(prepared.url, headers=headers, timeout=10, allow_redirects=False)
+        signature = sign_webhook(url, params, _auth_token())
+        headers = {"X-Twilio-Signature": signature}
+        return requests.post(url, data=params, headers=headers, timeout=10, allow_redirects=False)
+    except requests.RequestException as exc:
+        raise SandboxError(
+            11200, f"The sandbox could not reach {url[:200]} ({type(exc).__name__}).", 502
+        ) from exc
 
 
 # --- receiving ---------------------------------------------------------------------------

@@ -5,14 +5,12 @@ is then mirrored through the real REST client, as `sync_twilio` would."""
 
 from __future__ import annotations
 
-import json
-
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
-from django.views.decorators.http import require_POST
 
-from smsapp import messaging, twilio_gateway
+from smsapp import messaging, validation
+from smsapp.api import endpoint
 from smsapp.http import API_PREFIX, json_api, json_error, staff_required
 from twilio_sandbox import engine
 
@@ -28,39 +26,29 @@ def simulate_and_mirror(*, from_: str, to: str, body: str, media: int = 0) -> di
 
 @json_api
 @staff_required
-@require_POST
+@endpoint("POST")
 def simulate_inbound(request: HttpRequest) -> JsonResponse:
     """POST {from, to, body, media}: a patient texts one of the sandbox's numbers."""
     if not settings.TWILIO_SANDBOX:
         return json_error("The Twilio sandbox is switched off (TWILIO_SANDBOX=false).", 404)
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        return json_error('Send a JSON object such as {"from": "+14155550101", ...}.', 400)
-    if not isinstance(data, dict):
-        return json_error("Send a JSON object.", 400)
-    fields = {}
+    data = validation.json_object(request.body)
     sender, to, body = (str(data.get(k) or "").strip() for k in ("from", "to", "body"))
-    try:
-        media = int(data.get("media") or 0)
-    except (TypeError, ValueError):
-        media = -1
+    media = data.get("media") or 0
+    fields = {}
     if not sender:
         fields["from"] = "Give the patient's number, e.g. +14155550101."
     if not to:
         fields["to"] = "Choose which of the clinic's numbers the patient texts."
-    if not body and media <= 0:
-        fields["body"] = "Type what the patient says (or attach a picture)."
-    if not 0 <= media <= engine.MAX_MEDIA:
+    if not isinstance(media, int) or not 0 <= media <= engine.MAX_MEDIA:
         fields["media"] = f"Attach between 0 and {engine.MAX_MEDIA} pictures."
+    elif not body and not media:
+        fields["body"] = "Type what the patient says (or attach a picture)."
     if fields:
         return json_error(next(iter(fields.values())), 400, fields)
     try:
         result = simulate_and_mirror(from_=sender, to=to, body=body, media=media)
     except engine.SandboxError as exc:
         return json_error(exc.message, 400 if exc.status == 400 else 502)
-    except twilio_gateway.TwilioError as exc:
-        return json_error(exc.message, exc.http_status)
     return JsonResponse(result)
 
 
