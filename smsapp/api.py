@@ -10,11 +10,14 @@ from __future__ import annotations
 import mimetypes
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.db import DatabaseError
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
 from smsapp import messaging, sync, validation
@@ -25,6 +28,7 @@ from smsapp.twilio_gateway import TwilioError
 from smsapp.validation import InvalidInput
 
 View = Callable[..., HttpResponse]
+PAGE_SYNC_WINDOW = timedelta(days=7)
 
 
 def endpoint(*methods: str) -> Callable[[View], View]:
@@ -198,7 +202,8 @@ def inbound_webhook_this_app(request: HttpRequest, phone_sid: str) -> JsonRespon
 @endpoint("POST")
 def sync_now(request: HttpRequest) -> JsonResponse:
     """Bring the mirror up to date from Twilio, incrementally, as `manage.py sync_twilio`
-    does: the page calls it when the mirror has no numbers yet, and from a button."""
+    does (or over the last PAGE_SYNC_WINDOW when nothing was synced yet): the page calls
+    it when the mirror has no numbers yet, and from a button."""
     validation.json_object(request.body)
     running = sync.running_sync()
     if running is not None:
@@ -207,7 +212,13 @@ def sync_now(request: HttpRequest) -> JsonResponse:
             "to finish, then reload.",
             409,
         )
-    result = sync.sync_all()
+    # Bounded: a web request must not read an account's whole history (a worker timeout
+    # would kill it halfway); `manage.py sync_twilio --full` is there for that.
+    since = sync.incremental_start() or (timezone.now() - PAGE_SYNC_WINDOW).date()
+    try:
+        result = sync.sync_all(since=since)
+    except DatabaseError:
+        return json_error("The database is busy; try the sync again in a minute.", 503)
     counts = {kind: asdict(getattr(result, kind)) for kind in ("phones", "messages", "media")}
     return JsonResponse({**counts, "pages": result.pages})
 

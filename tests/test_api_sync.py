@@ -71,3 +71,13 @@ def test_a_run_that_crashed_long_ago_does_not_block_syncing(staff_client, mocked
     response = staff_client.post(URL, {}, content_type="application/json")
 
     assert response.status_code == 200
+
+
+def test_a_first_sync_from_the_page_reads_only_the_last_week(staff_client, mocked_twilio):
+    tw.add_paged_list(mocked_twilio, "IncomingPhoneNumbers.json", "incoming_phone_numbers", [[]])
+    listed = tw.add_paged_list(mocked_twilio, "Messages.json", "messages", [[]])
+
+    staff_client.post(URL, {}, content_type="application/json")
+
+    week_ago = (timezone.now() - timedelta(days=7)).date()
+    assert listed.requests[0]["DateSent>"] == f"{week_ago}T00:00:00Z"
