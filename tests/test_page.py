@@ -106,6 +106,13 @@ def test_no_status_callback_is_offered_without_a_public_address(staff_client, se
 
     assert _config(response)["statusCallbackUrl"] == ""
     assert "PUBLIC_BASE_URL" in response.content.decode()
+    assert "cannot prefill its own webhook" in response.content.decode()
+
+
+def test_with_a_public_address_the_send_tab_needs_no_warning(staff_client):
+    response = staff_client.get(reverse("smsapp:page"))
+
+    assert "cannot prefill its own webhook" not in response.content.decode()
 
 
 def test_the_page_says_which_settings_to_add_when_twilio_is_not_configured(staff_client, settings):

@@ -962,8 +962,8 @@
       event.preventDefault();
       fieldError(urlInput, urlError, "");
       var url = urlInput.value.trim();
-      if (!/^https?:\/\/\S+$/i.test(url)) {
-        fieldError(urlInput, urlError, "Enter the full address Twilio should call, such as https://example.org/sms.");
+      if (!/^https:\/\/\S+$/i.test(url)) {
+        fieldError(urlInput, urlError, "Enter the full https address Twilio should call, such as https://example.org/sms.");
         urlInput.focus();
         return;
       }
