@@ -419,14 +419,15 @@ def test_phones_change_the_webhook_then_point_it_at_this_app(app, twilio, phone)
     assert _sent_form(twilio.calls[-1])["SmsUrl"] == [ours]
 
 
-def test_a_webhook_that_is_not_a_url_is_refused_by_its_field(app, twilio, phone):
+@pytest.mark.parametrize("url", ["not a url", "http://example.org/sms"])
+def test_a_webhook_that_is_not_an_https_url_is_refused_by_its_field(app, twilio, phone, url):
     page = app.open()
     page.click("#tab-phones")
     card = page.locator(".phone-card")
-    card.get_by_label("Inbound webhook URL").fill("not a url")
+    card.get_by_label("Inbound webhook URL").fill(url)
     card.get_by_role("button", name="Save webhook").click()
 
-    expect(card.locator(".field-error")).to_contain_text("full address")
+    expect(card.locator(".field-error")).to_contain_text("full https address")
     assert len(twilio.calls) == 0
 
 
