@@ -11,7 +11,7 @@ from smsapp.models import AutoReplyRule, Media, Message, Phone, StatusEvent, Syn
 class MirrorAdmin(admin.ModelAdmin):
     """Twilio is the source of truth for the mirror: an edit here would be overwritten by
     the next sync_twilio, or kept and shown as if Twilio had said it. Rows can be viewed
-    and deleted (a later sync reads them again)."""
+    and deleted (a later sync reads them again), except messages: see MessageAdmin."""
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -74,6 +74,11 @@ class MessageAdmin(MirrorAdmin):
     readonly_fields = ["sid", "account_sid", "messaging_service_sid"]
     inlines = [MediaInline, StatusEventInline]
     show_full_result_count = False  # a COUNT(*) over a large mirror on every page is slow
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        """Deleting here would keep the message on Twilio (the next sync brings it back)
+        and its cached pictures in storage; the page's Delete does both properly."""
+        return False
 
 
 @admin.register(StatusEvent)

@@ -220,12 +220,6 @@ def save_media(media: dict[str, list[dict[str, Any]]]) -> Counts:
     return counts
 
 
-def sync_media(message_sids: list[str]) -> Counts:
-    """Mirror the media metadata of those messages (one Twilio call per message); the
-    bytes are fetched on demand."""
-    return save_media({sid: twilio_gateway.list_media(sid) for sid in message_sids})
-
-
 def sync_messages(
     *,
     since: date | None = None,

@@ -27,6 +27,7 @@ from smsapp.http import API_PREFIX, json_error
 from smsapp.inbound import InboundMedia, choose_reply, receive_message
 from smsapp.messaging import status_callback_url
 from smsapp.models import Media, Message, StatusEvent
+from smsapp.validation import is_sid
 
 logger = logging.getLogger(__name__)
 
@@ -209,16 +210,22 @@ def _media(params: QueryDict) -> list[InboundMedia]:
     for i in range(count):
         name = f"MediaUrl{i}"
         url = _text(params, name, max_length=2048)
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            host = parts.hostname
+        except ValueError:  # e.g. a malformed IPv6 host
+            parts, host = urlsplit(""), None
         sid = parts.path.rstrip("/").rsplit("/", 1)[-1]
-        if parts.scheme not in {"http", "https"} or not parts.netloc or not sid:
+        # The SID later names the file in storage and the Twilio URL we download from
+        # (built from SIDs, never this URL): it must be a real media SID on Twilio's API.
+        if parts.scheme != "https" or host != "api.twilio.com" or not is_sid(sid, ("ME",)):
             raise BadWebhook(
                 name,
                 f"{name} must be the media item's Twilio URL (NumMedia is {count}), such as "
                 "https://api.twilio.com/2010-04-01/Accounts/AC…/Messages/MM…/Media/ME….",
             )
-        if len(sid) > SID_LENGTH or len(parts.path) > URI_LENGTH:
-            raise BadWebhook(name, f"{name} does not end in a media SID.")
+        if len(parts.path) > URI_LENGTH:
+            raise BadWebhook(name, f"{name} is longer than a Twilio media URL can be.")
         content_type = _text(params, f"MediaContentType{i}", max_length=CONTENT_TYPE_LENGTH)
         media.setdefault(sid, InboundMedia(sid=sid, uri=parts.path, content_type=content_type))
     return list(media.values())

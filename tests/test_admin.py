@@ -193,3 +193,14 @@ def test_status_events_are_found_by_message_sid_even_when_the_message_is_not_mir
     assert results(admin_client, StatusEvent, status__exact="sent") == {str(orphan.pk)}
     page = admin_client.get(url(StatusEvent, "change", orphan.pk))
     assert page.status_code == 200 and orphan_sid in page.content.decode()
+
+
+def test_messages_cannot_be_deleted_here_since_twilio_and_the_cache_would_keep_them(
+    admin_client,
+):
+    message = MessageFactory()
+
+    response = admin_client.post(url(Message, "delete", message.pk), {"post": "yes"})
+
+    assert response.status_code == 403
+    assert Message.objects.filter(pk=message.pk).exists()

@@ -240,6 +240,12 @@ def test_a_get_webhook_is_stored_and_answered(client):
         ({"NumMedia": "1"}, "MediaUrl0"),
         ({"NumMedia": "1", "MediaUrl0": "not a url"}, "MediaUrl0"),
         ({"NumMedia": "1", "MediaUrl0": "https://api.twilio.com/"}, "MediaUrl0"),
+        # Only a media SID on Twilio's API: the SID names a file and a download URL.
+        ({"NumMedia": "1", "MediaUrl0": _media_url(SID, "..")}, "MediaUrl0"),
+        ({"NumMedia": "1", "MediaUrl0": _media_url(SID, "ME" + "z" * 32)}, "MediaUrl0"),
+        ({"NumMedia": "1", "MediaUrl0": f"https://evil.example/{'ME' + 'a' * 32}"}, "MediaUrl0"),
+        ({"NumMedia": "1", "MediaUrl0": "http://api.twilio.com/x/ME" + "a" * 32}, "MediaUrl0"),
+        ({"NumMedia": "1", "MediaUrl0": "https://[::1/ME" + "a" * 32}, "MediaUrl0"),
         ({"NumSegments": "0"}, "NumSegments"),
         ({"From": "+1" * 40}, "From"),
     ],
