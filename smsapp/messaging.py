@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -32,6 +32,7 @@ from smsapp.http import API_PREFIX
 from smsapp.models import Media, Message, Phone, StatusEvent
 from smsapp.twilio_gateway import TwilioError
 from smsapp.validation import InvalidInput, is_sid
+from smsapp.write_lock import write_lock
 
 logger = logging.getLogger(__name__)
 
@@ -376,7 +377,15 @@ def send(
         media_urls=media_urls or [],
         status_callback=callback_url or status_callback_url() or None,
     )
-    return mirror_message(record)
+    try:
+        with write_lock():
+            return mirror_message(record)
+    except DatabaseError:
+        # Twilio has accepted the text: an error here would make staff press Send again
+        # and the patient get it twice. Answer with Twilio's record; the next status
+        # callback or sync mirrors it.
+        logger.exception("Sent %s but could not mirror it yet", record["sid"])
+        return Message(**record)
 
 
 def delete(*, sid: str) -> None:

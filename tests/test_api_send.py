@@ -5,7 +5,9 @@ from urllib.parse import parse_qs
 
 import pytest
 import requests
+from django.db import OperationalError
 
+from smsapp import messaging
 from smsapp.models import Message, StatusEvent
 from tests import twilio_payloads as tw
 from tests.factories import PhoneFactory
@@ -62,6 +64,22 @@ def test_it_sends_an_sms_and_mirrors_it(staff_client, mocked_twilio, phone):
     mirrored = Message.objects.get(sid=answer["sid"])
     assert (mirrored.from_number, mirrored.to_number, mirrored.status) == (US, PATIENT, "queued")
     assert mirrored.body == "Your appointment is at 3pm"
+
+
+def test_a_text_twilio_accepted_is_answered_even_if_the_mirror_cannot_store_it(
+    staff_client, mocked_twilio, phone, monkeypatch
+):
+    answer = _twilio_accepts(mocked_twilio)
+
+    def database_is_locked(record, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(messaging, "mirror_message", database_is_locked)
+    response = _send(staff_client, numberFrom=US, numberTo=PATIENT, text="Hi")
+
+    # Not an error: staff would press Send again and the patient get the text twice.
+    assert response.status_code == 200
+    assert (response.json()["sid"], response.json()["status"]) == (answer["sid"], "queued")
 
 
 def test_the_answer_has_the_message_routes_shape(staff_client, mocked_twilio, phone):
