@@ -27,7 +27,7 @@ from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 
-from smsapp import twilio_gateway
+from smsapp import sync, twilio_gateway
 from smsapp.http import API_PREFIX
 from smsapp.models import Media, Message, Phone, StatusEvent
 from smsapp.twilio_gateway import TwilioError
@@ -297,33 +297,22 @@ def get_message(*, sid: str) -> tuple[Message, list[Media]]:
 
 
 def mirror_message(record: dict[str, Any], *, media: Iterable[dict[str, Any]] = ()) -> Message:
-    """Store a message record from Twilio (and its media metadata), in one transaction.
-
-    The row may already exist when a status callback won the race with our send's answer
-    or a sync ran meanwhile; its status is then at least as new as `record`'s, so the other
-    fields are refreshed and the status is left alone. Status callbacks that arrived
-    before the row existed were kept as StatusEvents; they are applied now, in order.
-    """
-    fields = {name: value for name, value in record.items() if name != "sid"}
+    """Store a message record from Twilio (and its media metadata) in one transaction, the
+    way sync_twilio does: sync.upsert_messages never moves a stored status backwards (a
+    status callback may have won the race with our send's answer). Callbacks that arrived
+    before the row existed were kept as StatusEvents; they are applied now, in order."""
+    sid = record["sid"]
     with transaction.atomic():
-        message, created = Message.objects.get_or_create(sid=record["sid"], defaults=fields)
-        if not created:
-            kept = {"status", "error_code", "error_message", "date_updated"}
-            Message.objects.filter(pk=message.pk).update(
-                **{k: v for k, v in fields.items() if k not in kept}
-            )
-        for event in StatusEvent.objects.filter(message_id=message.sid):
+        sync.upsert_messages([record])
+        for event in StatusEvent.objects.filter(message_id=sid):
             Message.objects.advance_status(
-                sid=message.sid,
+                sid=sid,
                 status=event.status,
                 error_code=event.error_code,
                 error_message=event.error_message,
             )
-        Media.objects.bulk_create(
-            [Media(message=message, **item) for item in media], ignore_conflicts=True
-        )
-    message.refresh_from_db()
-    return message
+        sync.save_media({sid: list(media)})
+    return Message.objects.get(sid=sid)
 
 
 # --- writes ---------------------------------------------------------------------------------
@@ -464,11 +453,7 @@ def _mirror_missing_media(message: Message) -> bool:
     Twilio counted (a webhook or sync stored the message first). True if any were added."""
     if Media.objects.filter(message=message).count() >= message.num_media:
         return False
-    records = twilio_gateway.list_media(message.sid)
-    created = Media.objects.bulk_create(
-        [Media(message=message, **record) for record in records], ignore_conflicts=True
-    )
-    return bool(created)
+    return sync.save_media({message.sid: twilio_gateway.list_media(message.sid)}).created > 0
 
 
 def _media_of(message: Message, media_sid: str | None) -> Media | None:
