@@ -22,9 +22,10 @@ from django.shortcuts import render
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET
 
 from smsapp import launch, pages
+from smsapp.api import endpoint
 from smsapp.http import json_api, json_error, staff_required
 from smsapp.models import LaunchTokenUse
 
@@ -162,9 +163,9 @@ def embed(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@require_POST
 @json_api
 @staff_required
+@endpoint("POST")
 def embed_renew(request: HttpRequest) -> JsonResponse:
     """A fresh API token for the embedded page, in exchange for a valid one."""
     if request.api_token is None:

@@ -18,7 +18,7 @@ from django.urls import get_script_prefix, path
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET
 
-from smsapp import messaging, twilio_gateway
+from smsapp import messaging, twilio_gateway, validation
 from smsapp.http import API_PREFIX
 
 
@@ -84,11 +84,11 @@ def render_page(
 def page(request: HttpRequest) -> HttpResponse:
     """The page for staff signed in to this app. `?patient=+15551234567` pre-fills the
     Send tab's To and opens the Log on the conversation with that number."""
-    patient = request.GET.get("patient", "")
-    if patient.startswith(" "):
-        # An unencoded "+" in a query string arrives as a space: ?patient=+1555... is meant.
-        patient = "+" + patient[1:]
-    return render_page(request, patient_phone=patient.strip())
+    try:  # an unencoded "+" arrives as a space, which path_number mends
+        patient = validation.path_number(request.GET.get("patient", ""), field="patient")
+    except validation.InvalidInput:
+        patient = ""  # not a number: open the page without one rather than refuse it
+    return render_page(request, patient_phone=patient)
 
 
 urlpatterns = [

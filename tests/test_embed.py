@@ -316,6 +316,13 @@ def test_renewal_gives_a_fresh_token_that_works():
     assert fresh_client().get(f"{API}phone_list", **bearer(body["token"])).status_code == 200
 
 
+def test_renewing_answers_post_only_and_in_the_apis_error_shape():
+    response = fresh_client().get(RENEW, **bearer(launched_api_token()))
+
+    assert response.status_code == 405
+    assert "POST" in response.json()["information"]
+
+
 def test_an_expired_token_cannot_be_renewed():
     user_id = launch.decode_api_token(launched_api_token(), key=_api_key()).user_id
     expired = launch.issue_api_token(

@@ -214,14 +214,21 @@ def test_the_page_is_never_cached(staff_client):
     assert "no-store" in response["Cache-Control"]
 
 
-def test_a_patient_phone_is_passed_as_data_and_escaped(staff_client):
-    hostile = '"></script><script>alert(1)</script>'
+HOSTILE = '"></script><script>alert(1)</script>'
 
-    response = staff_client.get(reverse("smsapp:page"), {"patient": hostile})
 
-    html = response.content.decode()
-    assert "<script>alert(1)</script>" not in html
-    assert _config(response)["patientPhone"] == hostile
+def test_a_patient_parameter_that_is_not_a_number_is_dropped(staff_client):
+    response = staff_client.get(reverse("smsapp:page"), {"patient": HOSTILE})
+
+    assert "<script>alert(1)</script>" not in response.content.decode()
+    assert _config(response)["patientPhone"] == ""
+
+
+def test_a_patient_phone_is_passed_as_data_and_escaped(rf):
+    response = render_page(rf.get("/embed"), patient_phone=HOSTILE)
+
+    assert "<script>alert(1)</script>" not in response.content.decode()
+    assert _config(response)["patientPhone"] == HOSTILE
 
 
 def test_a_patient_number_with_an_unencoded_plus_is_understood(staff_client):
