@@ -37,7 +37,7 @@ def record_status_callback(
             payload=payload or {},
             received_at=timezone.now(),
         )
-        return Message.objects.using(using).advance_status(
+        return Message.objects.db_manager(using).advance_status(
             sid=message_sid, status=status, error_code=error_code, error_message=error_message
         )
 

@@ -38,7 +38,7 @@ class Phone(models.Model):
         return {"fax": self.fax, "mms": self.mms, "sms": self.sms, "voice": self.voice}
 
 
-class MessageQuerySet(models.QuerySet):
+class MessageManager(models.Manager):
     def advance_status(
         self, *, sid: str, status: str, error_code: int | None = None, error_message: str = ""
     ) -> bool:
@@ -50,8 +50,9 @@ class MessageQuerySet(models.QuerySet):
 
         It is `Message.objects.filter(sid=sid, status__in=statuses_before(status))
         .update(...)` written as SQL: building that query was a third of a status
-        callback's CPU time (bench/webhook_load.py), and every callback runs it. It acts
-        on the row with that SID whatever the queryset was filtered by.
+        callback's CPU time (bench/webhook_load.py), and every callback runs it. A manager
+        method, not a queryset one, since a queryset's filters would not apply to it
+        (`Message.objects.db_manager(alias)` picks the database).
         """
         before = Message.statuses_before(status)
         if not before:
@@ -137,7 +138,7 @@ class Message(models.Model):
     date_sent = models.DateTimeField(null=True, blank=True)
     date_updated = models.DateTimeField(null=True, blank=True)
 
-    objects = MessageQuerySet.as_manager()
+    objects = MessageManager()
 
     class Meta:
         ordering = ["-date_created", "-id"]

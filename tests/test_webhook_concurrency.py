@@ -73,13 +73,15 @@ def _duplicate_inbound(count: int) -> tuple[list, list[str]]:
         "To": "+14155550100",
         "Body": "hello",
         "NumMedia": "1",
-        "MediaUrl0": "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/SM1/Media/ME1",
+        "MediaUrl0": "https://api.twilio.com/2010-04-01/Accounts/AC1/Messages/SM1/Media/"
+        + "ME"
+        + "1" * 32,
     }
     return _together(count, lambda i: post_signed(Client(), INBOUND, params))
 
 
 def _replies(responses) -> int:
-    return sum(b"<Message>" in r.content for r in responses)
+    return sum(b"<Message" in r.content for r in responses)
 
 
 @on_postgresql
