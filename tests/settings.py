@@ -26,6 +26,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
         "NAME": os.path.join(tempfile.gettempdir(), f"smsapp-test-{os.getpid()}.sqlite3")
     }
 
+# Threads the tests start (live servers, the sandbox, concurrency tests) must not keep
+# sessions open past their request, or the test database cannot be dropped at the end.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = tempfile.mkdtemp(prefix="smsapp-test-media-")
 STATIC_ROOT = tempfile.mkdtemp(prefix="smsapp-test-static-")  # whitenoise warns if it is missing
