@@ -15,12 +15,12 @@ import zlib
 from datetime import timedelta
 from xml.etree import ElementTree
 
-import phonenumbers
 import requests
 from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
+from smsapp import validation
 from smsapp.http import API_PREFIX
 from smsapp.twilio_gateway import sign_webhook
 from twilio_sandbox import credentials
@@ -143,13 +143,11 @@ def _number(phone_number: str) -> SandboxNumber | None:
 
 
 def _e164(value: str) -> str | None:
+    """The number in E.164 as the app's own check reads it, or None (Twilio's 21211)."""
     try:
-        parsed = phonenumbers.parse(value, None)
-    except phonenumbers.NumberParseException:
+        return validation.e164(value, field="number", label="The number")
+    except validation.InvalidInput:
         return None
-    if value.startswith("+15005550") or phonenumbers.is_valid_number(parsed):
-        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    return None
 
 
 # --- sending -----------------------------------------------------------------------------
