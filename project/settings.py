@@ -48,7 +48,7 @@ def _number(name: str, default: float, cast=float, *, positive: bool = False):
     return value
 
 
-def _https_base_url(name: str) -> str:
+def _base_url(name: str) -> str:
     value = env.str(name, default="").strip().rstrip("/")
     if value and not value.startswith(("https://", "http://")):
         raise ImproperlyConfigured(f"{name} must be a full URL such as https://sms.example.org.")
@@ -70,7 +70,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # The public https address Twilio and Canvas reach this app at, without a trailing slash.
 # Webhook signatures are checked against it, so TLS-terminating proxies work.
-PUBLIC_BASE_URL = _https_base_url("PUBLIC_BASE_URL")
+PUBLIC_BASE_URL = _base_url("PUBLIC_BASE_URL")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -208,7 +208,7 @@ if env.str("TWILIO_SANDBOX", default="auto").strip().lower() == "auto":
 else:
     TWILIO_SANDBOX = _bool("TWILIO_SANDBOX", False)
 # Where this app itself is reachable from its own process (the stand-in is served here).
-SANDBOX_BASE_URL = _https_base_url("SANDBOX_BASE_URL") or "http://127.0.0.1:8000"
+SANDBOX_BASE_URL = _base_url("SANDBOX_BASE_URL") or "http://127.0.0.1:8000"
 # Seconds between a sandbox message's status steps (queued → sent → delivered).
 SANDBOX_STEP_SECONDS = _number("SANDBOX_STEP_SECONDS", 1.5)
 if TWILIO_SANDBOX:
@@ -229,7 +229,7 @@ if CANVAS_LAUNCH_KEY and len(CANVAS_LAUNCH_KEY) < 32:
         "CANVAS_LAUNCH_KEY must be at least 32 characters; make one with "
         "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'."
     )
-CANVAS_ORIGIN = _https_base_url("CANVAS_ORIGIN")
+CANVAS_ORIGIN = _base_url("CANVAS_ORIGIN")
 
 LOGGING = {
     "version": 1,
