@@ -8,7 +8,7 @@ A local stand-in for Twilio's list API (a real HTTP server on 127.0.0.1, in its 
 process so it shares neither the GIL nor the memory figures) generates Twilio-shaped pages
 of 1,000 messages on the fly, following next_page_uri. The real twilio SDK talks to it
 through an HttpClient subclass that rewrites api.twilio.com to that server; the benchmark
-swaps it in by replacing smsapp.twilio_gateway._client, for this script only.
+swaps it in by replacing smsapp.twilio_gateway.client._client, for this script only.
 
 It runs the sync twice on an empty mirror: once timed (messages per second), once under
 tracemalloc (peak Python memory, which slows it down). It also prints the process's max
@@ -182,7 +182,7 @@ def point_sdk_at(port: int) -> None:
     from twilio.http.http_client import TwilioHttpClient
     from twilio.rest import Client
 
-    from smsapp import twilio_gateway
+    from smsapp.twilio_gateway import client as twilio_client
 
     class LocalHttpClient(TwilioHttpClient):
         def request(self, method, url, *args, **kwargs):
@@ -202,7 +202,7 @@ def point_sdk_at(port: int) -> None:
             )
         return clients[key]
 
-    twilio_gateway._client = local_client
+    twilio_client._client = local_client
 
 
 def prepare_database(reset: bool) -> None:
@@ -231,7 +231,7 @@ def empty_mirror() -> None:
 
 
 def sync_once(total: int, *, quiet: bool) -> tuple[float, float]:
-    from smsapp import sync
+    from smsapp.services import sync
 
     def progress(page: int, size: int, result) -> None:
         if not quiet and (page % 10 == 0 or size < PAGE_SIZE):

@@ -94,7 +94,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Content-Security-Policy (frame-ancestors included) on every HTML response.
-    "smsapp.middleware.SecurityHeadersMiddleware",
+    "smsapp.web.middleware.SecurityHeadersMiddleware",
 ]
 
 ROOT_URLCONF = "project.urls"
@@ -132,8 +132,8 @@ def _database() -> dict:
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
-        # A new SQLite connection re-reads the whole schema on its first query: measured
-        # 4.8 ms per webhook with a connection per request, 0.9 ms with one kept open.
+        # A new SQLite connection re-reads the whole schema on its first query, which cost
+        # a webhook more than its own work (bench/README.md): keep connections open.
         config.setdefault("CONN_MAX_AGE", 600)
     elif engine == "django.db.backends.postgresql":
         config.setdefault("CONN_MAX_AGE", 60)

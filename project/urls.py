@@ -3,7 +3,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("", include("smsapp.urls")),
+    path("", include("smsapp.web.urls")),
     # The offline stand-in for Twilio; every view answers 404 unless TWILIO_SANDBOX is on.
     path("", include("twilio_sandbox.api")),
     path("", include(("twilio_sandbox.simulate", "twilio_sandbox_simulate"))),

@@ -2,9 +2,25 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from email.utils import format_datetime
+from typing import Any
+
 from django.db import connections, models, router
 from django.db.models.functions import Lower
+from django.urls import reverse
 from django.utils import timezone
+
+from smsapp.twilio_gateway.constants import API_VERSION
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value else None
+
+
+def _rfc2822(value: datetime | None) -> str | None:
+    """Twilio's own date format, e.g. "Thu, 30 Jul 2015 20:12:31 +0000"."""
+    return format_datetime(value.astimezone(UTC)) if value else None
 
 
 class Phone(models.Model):
@@ -37,6 +53,20 @@ class Phone(models.Model):
     def capabilities(self) -> dict[str, bool]:
         return {"fax": self.fax, "mms": self.mms, "sms": self.sms, "voice": self.voice}
 
+    def to_dict(self, *, our_webhook: str) -> dict[str, Any]:
+        """phone_list's item: the original plugin's keys, plus `pointsHere` (the number's
+        SMS webhook is this app's inbound webhook, so its messages reach the mirror)."""
+        return {
+            "sid": self.sid,
+            "phoneNumber": self.phone_number,
+            "label": self.friendly_name,
+            "capabilities": self.capabilities,
+            "statusCallback": self.status_callback,
+            "status": self.status,
+            "inboundWebhook": {"url": self.sms_url, "method": self.sms_method},
+            "pointsHere": bool(our_webhook) and self.sms_url == our_webhook,
+        }
+
 
 class MessageManager(models.Manager):
     def advance_status(
@@ -49,9 +79,9 @@ class MessageManager(models.Manager):
         read-modify-write in Python would let a late `sent` overwrite `delivered`.
 
         It is `Message.objects.filter(sid=sid, status__in=statuses_before(status))
-        .update(...)` written as SQL: building that query was a third of a status
-        callback's CPU time (bench/webhook_load.py), and every callback runs it. A manager
-        method, not a queryset one, since a queryset's filters would not apply to it
+        .update(...)` written as SQL, because every status callback runs it and building
+        the query cost more than running it (bench/README.md). A manager method, not a
+        queryset one, since a queryset's filters would not apply to it
         (`Message.objects.db_manager(alias)` picks the database).
         """
         before = Message.statuses_before(status)
@@ -150,7 +180,7 @@ class Message(models.Model):
             ),
             # message_list/<number>/to ("received by this number"), newest first.
             models.Index(fields=["to_number", "-date_created", "-id"], name="message_to_newest"),
-            # conversation/<number>/<counterpart> (smsapp.messaging.conversation_page): one
+            # conversation/<number>/<counterpart> (services.messages.conversation_page): one
             # range scan per direction (A→B, then B→A), merged newest first.
             models.Index(
                 fields=["from_number", "to_number", "-date_created", "-id"],
@@ -162,6 +192,68 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sid} {self.from_number} → {self.to_number} ({self.status})"
+
+    # The columns a list item needs. Lists read them with .values(): a model instance per
+    # row would cost more than the indexed query itself.
+    SUMMARY_FIELDS = (
+        "id", "sid", "date_created", "date_sent", "status", "num_media", "from_number",
+        "to_number", "direction", "body", "error_code", "error_message",
+    )  # fmt: skip
+    SUMMARY_BODY_CHARS = 160  # one SMS segment: enough for a log line, small for 200 rows
+
+    @classmethod
+    def summary(cls, row: dict[str, Any]) -> dict[str, Any]:
+        """message_list's item, from a row of SUMMARY_FIELDS: the original's {sid, sent,
+        status, mediaCount}, plus what a log line needs. `sent` is null while Twilio has
+        not sent the message (queued)."""
+        return {
+            "sid": row["sid"],
+            "sent": _iso(row["date_sent"]),
+            "status": row["status"],
+            "mediaCount": row["num_media"],
+            "from": row["from_number"],
+            "to": row["to_number"],
+            "direction": row["direction"],
+            "body": row["body"][: cls.SUMMARY_BODY_CHARS],
+            "created": _iso(row["date_created"]),
+            "errorCode": row["error_code"],
+            "errorMessage": row["error_message"] or None,
+        }
+
+    def to_dict(self, media: list[Media]) -> dict[str, Any]:
+        """message/<sid>: Twilio's own field names and value types (counts as strings,
+        empty values as null, dates in RFC 2822), plus ISO 8601 dates and our media
+        routes."""
+        uri = f"/{API_VERSION}/Accounts/{self.account_sid}/Messages/{self.sid}"
+        return {
+            "sid": self.sid,
+            "account_sid": self.account_sid,
+            "messaging_service_sid": self.messaging_service_sid or None,
+            "api_version": API_VERSION,
+            "body": self.body,
+            "direction": self.direction,
+            "from": self.from_number,
+            "to": self.to_number,
+            "status": self.status,
+            "price": self.price or None,
+            "price_unit": self.price_unit or None,
+            "error_code": self.error_code,
+            "error_message": self.error_message or None,
+            "num_media": str(self.num_media),
+            "num_segments": str(self.num_segments),
+            "date_created": _rfc2822(self.date_created),
+            "date_sent": _rfc2822(self.date_sent),
+            "date_updated": _rfc2822(self.date_updated),
+            "uri": f"{uri}.json",
+            "subresource_uris": {
+                "media": f"{uri}/Media.json",
+                "feedback": f"{uri}/Feedback.json",
+            },
+            "created": _iso(self.date_created),
+            "sent": _iso(self.date_sent),
+            "updated": _iso(self.date_updated),
+            "media": [item.to_dict() for item in media],
+        }
 
     @classmethod
     def is_known_status(cls, status: str) -> bool:
@@ -206,6 +298,13 @@ class Media(models.Model):
     def __str__(self) -> str:
         return f"{self.sid} ({self.content_type or 'unknown type'})"
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "sid": self.sid,
+            "contentType": self.content_type,
+            "url": reverse("smsapp:media_item", args=[self.message.sid, self.sid]),
+        }
+
 
 class StatusEvent(models.Model):
     """Every status callback Twilio sent, kept so the delivery history is never lost.
@@ -236,11 +335,12 @@ class StatusEvent(models.Model):
 
 
 class AutoReplyRuleQuerySet(models.QuerySet):
-    def reply_for(self, body: str) -> AutoReplyRule | None:
+    def reply_for(self, body: str, *, opt_out_type: str = "") -> AutoReplyRule | None:
         """The rule that answers an inbound `body`: none for an opt-out word (Twilio
-        answers those itself and the patient asked us to stop), otherwise the first
-        active rule by priority that matches."""
-        if body.strip().upper() in AutoReplyRule.OPT_OUT_WORDS:
+        answers those itself and the patient asked us to stop), nor for a keyword that
+        Twilio's Advanced Opt-Out already answered (it marks them with `OptOutType`);
+        otherwise the first active rule by priority that matches."""
+        if opt_out_type or body.strip().upper() in AutoReplyRule.OPT_OUT_WORDS:
             return None
         # A handful of rules: matching in Python keeps every match kind in one place.
         return next((r for r in self.filter(is_active=True) if r.matches(body)), None)
@@ -301,13 +401,13 @@ class LaunchTokenUse(models.Model):
     """A Canvas launch token that has opened the page: its `jti` may not open it again.
 
     Kept until the token's own expiry has passed (after that the signature check refuses
-    it anyway); smsapp.embed deletes older rows as it records new ones."""
+    it anyway); smsapp.web.embed deletes older rows as it records new ones."""
 
     jti = models.CharField("token id", max_length=64, unique=True)
     staff_id = models.CharField(max_length=64)
     patient_id = models.CharField(max_length=64)
     used_at = models.DateTimeField()
-    # Indexed for the clean-up in smsapp.embed._record_use.
+    # Indexed for the clean-up in smsapp.web.embed._record_use.
     expires_at = models.DateTimeField(db_index=True)
 
     class Meta:
@@ -320,7 +420,7 @@ class LaunchTokenUse(models.Model):
 class SyncRun(models.Model):
     """One run of sync_twilio. An incremental run starts from the last *finished* run, so
     pages a failed run never read, and messages older than ones webhooks stored since,
-    are still read (see smsapp.sync.incremental_start)."""
+    are still read (see smsapp.services.sync.incremental_start)."""
 
     started_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True, help_text="Empty if it failed.")

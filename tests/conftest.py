@@ -1,16 +1,16 @@
 import pytest
 import responses as responses_lib
 
-from smsapp import twilio_gateway
+from smsapp.twilio_gateway import client
 
 
 @pytest.fixture(autouse=True)
 def _fresh_twilio_client():
     """The gateway caches its client per credentials; tests that change settings must not
     see a client built for other ones."""
-    twilio_gateway._client.cache_clear()
+    client._client.cache_clear()
     yield
-    twilio_gateway._client.cache_clear()
+    client._client.cache_clear()
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from smsapp import messaging
 from smsapp.models import Media, Message
+from smsapp.services import messages
 from tests import twilio_payloads as tw
 from tests.factories import BASE_TIME, MediaFactory, MessageFactory
 
@@ -256,8 +256,8 @@ def test_conversation_page_is_a_plain_function_too():
     older = MessageFactory(from_number=PATIENT, to_number=US, date_created=BASE_TIME)
     newer = MessageFactory(from_number=US, to_number=PATIENT)
 
-    page, cursor = messaging.conversation_page(number=US, counterpart=PATIENT, limit=1)
-    rest, end = messaging.conversation_page(number=US, counterpart=PATIENT, limit=1, before=cursor)
+    page, cursor = messages.conversation_page(number=US, counterpart=PATIENT, limit=1)
+    rest, end = messages.conversation_page(number=US, counterpart=PATIENT, limit=1, before=cursor)
 
     assert ([r["sid"] for r in page], [r["sid"] for r in rest], end) == (
         [newer.sid], [older.sid], None,

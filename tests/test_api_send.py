@@ -7,8 +7,8 @@ import pytest
 import requests
 from django.db import OperationalError
 
-from smsapp import messaging
 from smsapp.models import Message, StatusEvent
+from smsapp.services import messages
 from tests import twilio_payloads as tw
 from tests.factories import PhoneFactory
 
@@ -74,7 +74,7 @@ def test_a_text_twilio_accepted_is_answered_even_if_the_mirror_cannot_store_it(
     def database_is_locked(record, **kwargs):
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(messaging, "mirror_message", database_is_locked)
+    monkeypatch.setattr(messages, "mirror_message", database_is_locked)
     response = _send(staff_client, numberFrom=US, numberTo=PATIENT, text="Hi")
 
     # Not an error: staff would press Send again and the patient get the text twice.

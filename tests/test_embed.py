@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.utils import timezone
 
-from smsapp import launch
+from smsapp.lib import launch
 from smsapp.models import LaunchTokenUse, Message
 from tests import twilio_payloads as tw
 from tests.factories import MessageFactory, PhoneFactory

@@ -10,6 +10,7 @@ import requests
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from smsapp import twilio_gateway as gw
+from smsapp.twilio_gateway import calls, rest
 from tests import twilio_payloads as tw
 
 MB = 1024 * 1024
@@ -567,7 +568,7 @@ def test_retries_back_off_exponentially(mocked_twilio, settings, monkeypatch):
     settings.TWILIO_MAX_RETRIES = 3
     settings.TWILIO_RETRY_BACKOFF = 0.5
     delays = []
-    monkeypatch.setattr(gw.time, "sleep", delays.append)
+    monkeypatch.setattr(calls.time, "sleep", delays.append)
     tw.add_error(mocked_twilio, "GET", f"Messages/{tw.message_sid(1)}.json", 503)
 
     with pytest.raises(gw.TwilioError):
@@ -681,4 +682,4 @@ def test_list_pages_give_the_same_records_as_fetch(mocked_twilio, overrides):
     ],
 )
 def test_twilio_times(text, expected):
-    assert gw._twilio_time(text) == expected
+    assert rest._time(text) == expected

@@ -7,7 +7,6 @@ from urllib.parse import urlencode
 import pytest
 from django.urls import reverse
 
-from smsapp import inbound
 from smsapp.models import AutoReplyRule, Media, Message
 from tests.factories import AutoReplyRuleFactory, MediaFactory
 from tests.webhook_signing import FORM, get_signed, post_signed, signature
@@ -219,7 +218,7 @@ def test_the_reply_choice_lives_on_the_rule_manager():
     assert AutoReplyRule.objects.reply_for("oh hello").name == "Greeting"
     assert AutoReplyRule.objects.reply_for("hi").name == "Fallback"
     assert AutoReplyRule.objects.reply_for(" StopAll ") is None
-    assert inbound.choose_reply(body="hello", opt_out_type="STOP") is None
+    assert AutoReplyRule.objects.reply_for("hello", opt_out_type="STOP") is None
 
 
 def test_a_get_webhook_is_stored_and_answered(client):

@@ -1,4 +1,4 @@
-"""smsapp.launch: the Canvas launch token's checks and the embedded page's API token.
+"""smsapp.lib.launch: the Canvas launch token's checks and the embedded page's API token.
 
 Pure functions, no database. Tokens are minted here with PyJWT the way the plugin mints
 them (canvas_plugin/twilio_sms_mms/handlers/sms_app.py); the plugin's own tests check
@@ -10,7 +10,7 @@ import uuid
 import jwt
 import pytest
 
-from smsapp import launch
+from smsapp.lib import launch
 
 KEY = "test-canvas-launch-key-0123456789abcdef"  # tests/settings.py CANVAS_LAUNCH_KEY
 STAFF_ID = "4150cd20de8a470aa570a852859ac87e"

@@ -11,8 +11,8 @@ from django.http import HttpResponse
 from django.urls import reverse
 
 from smsapp import twilio_gateway
-from smsapp.middleware import SecurityHeadersMiddleware, content_security_policy
-from smsapp.pages import render_page
+from smsapp.web.middleware import SecurityHeadersMiddleware, content_security_policy
+from smsapp.web.pages import render_page
 
 pytestmark = pytest.mark.django_db
 

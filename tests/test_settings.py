@@ -75,8 +75,8 @@ def test_a_missing_secret_key_is_allowed_only_with_debug():
 
 @pytest.fixture
 def sqlite_file(tmp_path, django_db_blocker):
-    """The app's SQLite configuration (OPTIONS included) on a real file: the test
-    database is in memory, where WAL does not apply."""
+    """The app's SQLite configuration (OPTIONS included) on a file of the test's own,
+    apart from the shared test database, so what the connection sets is seen fresh."""
     config = settings.DATABASES["default"]
     if config["ENGINE"] != "django.db.backends.sqlite3":
         pytest.skip("SQLite connection settings; this run uses PostgreSQL")

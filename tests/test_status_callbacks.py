@@ -6,8 +6,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from smsapp.delivery import record_status_callback
 from smsapp.models import Message, StatusEvent
+from smsapp.services.mirror import record_status_callback
 from tests.factories import MessageFactory
 from tests.webhook_signing import post_signed
 

@@ -1,5 +1,5 @@
 """`manage.py sync_twilio` against a Twilio account mocked at the HTTP layer: the real SDK
-pages through it, smsapp.sync writes the mirror."""
+pages through it, smsapp.services.sync writes the mirror."""
 
 import io
 from datetime import timedelta
@@ -8,8 +8,10 @@ import pytest
 from django.core.management import CommandError, call_command, execute_from_command_line
 from twilio.rest.api.v2010.account.message import MessageInstance
 
-from smsapp import sync, twilio_gateway
+from smsapp import twilio_gateway
 from smsapp.models import Media, Message, Phone, SyncRun
+from smsapp.services import mirror, sync
+from smsapp.twilio_gateway import rest
 from tests import twilio_payloads as tw
 from tests.factories import MediaFactory, MessageFactory, PhoneFactory
 
@@ -398,20 +400,20 @@ def test_missing_credentials_stop_the_sync_with_a_clear_sentence(mocked_twilio, 
 def test_upsert_messages_counts_and_writes_only_what_changed():
     first = [tw.message_json(1), tw.message_json(2)]
     records = [sync_record(m) for m in first]
-    assert str(sync.upsert_messages(records)) == "2 created, 0 updated, 0 unchanged"
+    assert str(mirror.upsert_messages(records)) == "2 created, 0 updated, 0 unchanged"
 
     records[1] = {**records[1], "status": "read"}
-    counts = sync.upsert_messages(records)
+    counts = mirror.upsert_messages(records)
 
     assert str(counts) == "0 created, 1 updated, 1 unchanged"
     assert Message.objects.get(sid=tw.message_sid(2)).status == "read"
-    assert sync.upsert_messages([]).created == 0
+    assert mirror.upsert_messages([]).created == 0
 
 
 def sync_record(message: dict) -> dict:
     """A Twilio message JSON as the gateway turns it into a record, through the real SDK
     instance class (no network)."""
-    return twilio_gateway._message_record(MessageInstance(None, message, tw.account_sid()))
+    return rest.message_record(MessageInstance(None, message, tw.account_sid()))
 
 
 def test_read_ahead_yields_every_page_in_order_and_then_the_failure():

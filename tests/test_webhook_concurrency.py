@@ -11,8 +11,8 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
+from smsapp.lib.write_lock import write_lock
 from smsapp.models import Message, StatusEvent
-from smsapp.write_lock import write_lock
 from tests.factories import AutoReplyRuleFactory, MessageFactory
 from tests.webhook_signing import post_signed
 

@@ -9,9 +9,9 @@ from django.core import checks
 from django.test import Client
 from django.urls import reverse
 
-from smsapp import webhooks
 from smsapp.checks import webhook_signature_settings
 from smsapp.models import Message, StatusEvent
+from smsapp.web import decorators
 from tests.factories import MessageFactory
 from tests.webhook_signing import FORM, get_signed, post_signed, signature
 
@@ -94,10 +94,10 @@ def test_without_public_base_url_the_address_django_sees_is_used(
     client, settings, caplog, monkeypatch
 ):
     settings.PUBLIC_BASE_URL = ""
-    monkeypatch.setattr(webhooks, "_warned", set())
+    monkeypatch.setattr(decorators, "_warned", set())
     params = _status_params()
     sig = signature(f"http://testserver{STATUS}", params)
-    with caplog.at_level(logging.WARNING, logger="smsapp.webhooks"):
+    with caplog.at_level(logging.WARNING, logger="smsapp.web.decorators"):
         assert _post(client, STATUS, params, sig).status_code == 200
         assert _post(client, STATUS, params, sig).status_code == 200
     assert caplog.text.count("PUBLIC_BASE_URL is not set") == 1
@@ -151,7 +151,7 @@ def test_repeated_parameters_are_signed_as_twilio_signs_them(client):
 
 def test_a_refusal_is_logged_with_path_and_caller_but_not_the_payload(client, caplog):
     params = _inbound_params(body="my private symptoms")
-    with caplog.at_level(logging.WARNING, logger="smsapp.webhooks"):
+    with caplog.at_level(logging.WARNING, logger="smsapp.web.decorators"):
         _post(client, INBOUND, params, "bm90IGEgc2lnbmF0dXJl", REMOTE_ADDR="203.0.113.9")
     log = caplog.text
     assert INBOUND in log
@@ -174,8 +174,8 @@ def test_switching_validation_off_accepts_unsigned_requests_and_says_so(
     client, settings, caplog, monkeypatch
 ):
     settings.TWILIO_VALIDATE_WEBHOOKS = False
-    monkeypatch.setattr(webhooks, "_warned", set())
-    with caplog.at_level(logging.WARNING, logger="smsapp.webhooks"):
+    monkeypatch.setattr(decorators, "_warned", set())
+    with caplog.at_level(logging.WARNING, logger="smsapp.web.decorators"):
         response = client.post(STATUS, urlencode(_status_params()), content_type=FORM)
     assert response.status_code == 200
     assert StatusEvent.objects.count() == 1

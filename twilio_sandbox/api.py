@@ -1,4 +1,4 @@
-"""The part of Twilio's REST API (2010-04-01) the app uses, with Twilio's JSON shapes,
+"""The part of Twilio's REST API (version 2010-04-01) the app uses, with Twilio's JSON shapes,
 status codes, error codes and paging. The gateway's real `twilio` client reaches these
 views through a custom HTTP client (smsapp.twilio_gateway.SandboxHttpClient)."""
 
@@ -22,11 +22,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.views.decorators.csrf import csrf_exempt
 
+from smsapp.twilio_gateway.constants import API_VERSION, MAX_PAGE_SIZE
 from twilio_sandbox import credentials, engine
 from twilio_sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber
-
-VERSION = "/2010-04-01"
-MAX_PAGE_SIZE = 1000
 
 
 def _error(code: int, message: str, status: int) -> JsonResponse:
@@ -82,14 +80,14 @@ def _date(value: datetime | None) -> str | None:
 
 
 def _base() -> str:
-    return f"{VERSION}/Accounts/{credentials.ACCOUNT_SID}"
+    return f"/{API_VERSION}/Accounts/{credentials.ACCOUNT_SID}"
 
 
 def number_json(n: SandboxNumber) -> dict:
     return {
         "account_sid": credentials.ACCOUNT_SID,
         "address_requirements": "none",
-        "api_version": "2010-04-01",
+        "api_version": API_VERSION,
         "beta": False,
         "capabilities": {"voice": n.voice, "sms": n.sms, "mms": n.mms, "fax": n.fax},
         "date_created": _date(n.date_created),
@@ -113,7 +111,7 @@ def message_json(m: SandboxMessage, num_media: int) -> dict:
     uri = f"{_base()}/Messages/{m.sid}"
     return {
         "account_sid": credentials.ACCOUNT_SID,
-        "api_version": "2010-04-01",
+        "api_version": API_VERSION,
         "body": m.body,
         "date_created": _date(m.date_created),
         "date_sent": _date(m.date_sent),
@@ -326,7 +324,7 @@ def cdn(request: HttpRequest, token: str) -> HttpResponse:
     return HttpResponse(bytes(item.content), content_type=item.content_type)
 
 
-ACCOUNT = "sandbox/twilio/2010-04-01/Accounts/<str:account_sid>/"
+ACCOUNT = f"sandbox/twilio/{API_VERSION}/Accounts/<str:account_sid>/"
 app_name = "twilio_sandbox"
 urlpatterns = [
     path(f"{ACCOUNT}IncomingPhoneNumbers.json", numbers),

@@ -20,9 +20,10 @@ from django.conf import settings
 from django.db import connections, transaction
 from django.utils import timezone
 
-from smsapp import validation
-from smsapp.http import API_PREFIX
+from smsapp.lib import validation
+from smsapp.lib.public_urls import own_url
 from smsapp.twilio_gateway import sign_webhook
+from smsapp.twilio_gateway.constants import API_BASE, API_VERSION, MAX_MEDIA
 from twilio_sandbox import credentials
 from twilio_sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber
 
@@ -32,7 +33,6 @@ logger = logging.getLogger(__name__)
 OPTED_OUT = "+15005550004"  # refused at once with 21610, as after the patient texted STOP
 UNDELIVERABLE = "+15005550010"  # accepted, then queued → sent → undelivered (30003)
 FINAL = {"delivered", "undelivered", "failed", "read", "canceled", "received"}
-MAX_MEDIA = 10
 
 GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -83,10 +83,6 @@ def _placeholder(url: str) -> tuple[str, bytes]:
     return "text/plain", f"Sandbox placeholder for {url}\n".encode()
 
 
-def app_url(route: str) -> str:
-    return f"{settings.PUBLIC_BASE_URL}/{API_PREFIX}{route}"
-
-
 # --- the account -------------------------------------------------------------------------
 
 
@@ -95,7 +91,7 @@ def ensure_seeded() -> None:
     if SandboxNumber.objects.exists():
         return
     with transaction.atomic():
-        inbound_url = app_url("inbound_treatment")
+        inbound_url = own_url("inbound_treatment")
         desk = SandboxNumber.objects.create(
             sid=new_sid("PN"), phone_number="+15005550006", friendly_name="Front desk",
             mms=True, sms_url=inbound_url,
@@ -271,7 +267,7 @@ def advance(sid: str, status: str, error: tuple[int, str] | None = None) -> Sand
     if message.status_callback:
         params = {
             "AccountSid": credentials.ACCOUNT_SID,
-            "ApiVersion": "2010-04-01",
+            "ApiVersion": API_VERSION,
             "From": message.from_number,
             "To": message.to_number,
             "MessageSid": message.sid,
@@ -364,7 +360,7 @@ def simulate_inbound(
         return message, []
     params = {
         "AccountSid": credentials.ACCOUNT_SID,
-        "ApiVersion": "2010-04-01",
+        "ApiVersion": API_VERSION,
         "MessageSid": message.sid,
         "SmsMessageSid": message.sid,
         "SmsSid": message.sid,
@@ -386,7 +382,7 @@ def simulate_inbound(
 
 def media_url(message_sid: str, media_sid: str) -> str:
     return (
-        f"https://api.twilio.com/2010-04-01/Accounts/{credentials.ACCOUNT_SID}"
+        f"{API_BASE}/{API_VERSION}/Accounts/{credentials.ACCOUNT_SID}"
         f"/Messages/{message_sid}/Media/{media_sid}"
     )
 

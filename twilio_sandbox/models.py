@@ -44,10 +44,10 @@ class SandboxMessage(models.Model):
     date_updated = models.DateTimeField()
 
     class Meta:
-        # Twilio lists newest first; pages continue below the last id (see api._page).
+        # Twilio lists newest first; pages continue below the last id (see api._paged).
         ordering = ["-id"]
         indexes = [
-            # api.message_list filters To / From and pages by id.
+            # api.messages filters To / From and pages by id.
             models.Index(fields=["to_number", "-id"], name="sandbox_msg_to"),
             models.Index(fields=["from_number", "-id"], name="sandbox_msg_from"),
         ]

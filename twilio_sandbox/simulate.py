@@ -9,9 +9,11 @@ from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.urls import path
 
-from smsapp import messaging, validation
-from smsapp.api import endpoint
-from smsapp.http import API_PREFIX, json_api, json_error, staff_required
+from smsapp.lib import validation
+from smsapp.lib.public_urls import API_PREFIX
+from smsapp.services.messages import get_message
+from smsapp.twilio_gateway.constants import MAX_MEDIA
+from smsapp.web.decorators import api_view, json_error
 from twilio_sandbox import engine
 
 
@@ -20,13 +22,11 @@ def simulate_and_mirror(*, from_: str, to: str, body: str, media: int = 0) -> di
     engine.ensure_seeded()
     inbound, replies = engine.simulate_inbound(from_=from_, to=to, body=body, media=media)
     for reply in replies:
-        messaging.get_message(sid=reply.sid)  # fetched through the REST client and mirrored
+        get_message(sid=reply.sid)  # fetched through the REST client and mirrored
     return {"inbound": inbound.sid, "replies": [reply.sid for reply in replies]}
 
 
-@json_api
-@staff_required
-@endpoint("POST")
+@api_view("POST")
 def simulate_inbound(request: HttpRequest) -> JsonResponse:
     """POST {from, to, body, media}: a patient texts one of the sandbox's numbers."""
     if not settings.TWILIO_SANDBOX:
@@ -39,8 +39,8 @@ def simulate_inbound(request: HttpRequest) -> JsonResponse:
         fields["from"] = "Give the patient's number, e.g. +14155550101."
     if not to:
         fields["to"] = "Choose which of the clinic's numbers the patient texts."
-    if not isinstance(media, int) or not 0 <= media <= engine.MAX_MEDIA:
-        fields["media"] = f"Attach between 0 and {engine.MAX_MEDIA} pictures."
+    if not isinstance(media, int) or not 0 <= media <= MAX_MEDIA:
+        fields["media"] = f"Attach between 0 and {MAX_MEDIA} pictures."
     elif not body and not media:
         fields["body"] = "Type what the patient says (or attach a picture)."
     if fields:

@@ -21,11 +21,11 @@ APP_ID = "twilio_sms_mms.handlers.sms_app:SmsApplication"
 
 @pytest.fixture(scope="session")
 def app_launch():
-    """smsapp/launch.py from the Django app, loaded by path: it imports only jwt, so the
+    """smsapp/lib/launch.py from the Django app, loaded by path: it imports only jwt, so the
     plugin's token is checked by the very code the app runs, without importing Django's
     settings (or anything else of the app) into this process."""
     spec = importlib.util.spec_from_file_location(
-        "smsapp_launch_under_test", REPO_ROOT / "smsapp" / "launch.py"
+        "smsapp_launch_under_test", REPO_ROOT / "smsapp" / "lib" / "launch.py"
     )
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while building

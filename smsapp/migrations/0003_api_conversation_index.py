@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
         ('smsapp', '0002_default_auto_replies'),
     ]
 
-    # conversation/<number>/<counterpart> (smsapp.messaging.conversation_page) reads both
+    # conversation/<number>/<counterpart> (smsapp.services.messages.conversation_page) reads both
     # directions between two numbers as two range scans on this index, merged newest first.
     operations = [
         migrations.AddIndex(

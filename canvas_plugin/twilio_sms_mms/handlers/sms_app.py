@@ -3,7 +3,7 @@ right pane, for the patient whose chart is open.
 
 The page lives in the Django app (another origin), so the plugin only signs a short
 launch token and hands Canvas the URL. The Django embed view checks that token with
-smsapp.launch.decode_launch_token; the claims here and the checks there must agree.
+smsapp.lib.launch.decode_launch_token; the claims here and the checks there must agree.
 
 Runs in Canvas's plugin sandbox: only the imports it allows (jwt, uuid, time, re,
 urllib.parse, the SDK) and no names starting with an underscore.
@@ -28,7 +28,7 @@ from logger import log
 BASE_URL_VARIABLE = "SMS_APP_BASE_URL"
 LAUNCH_KEY_VARIABLE = "SMS_LAUNCH_KEY"
 
-# Must match smsapp.launch.LAUNCH_ISSUER / LAUNCH_AUDIENCE on the Django side.
+# Must match smsapp.lib.launch.LAUNCH_ISSUER / LAUNCH_AUDIENCE on the Django side.
 ISSUER = "canvas-plugin:twilio_sms_mms"
 AUDIENCE = "smsapp"
 # Long enough for the pane to load on a slow connection; the token is single use anyway.

@@ -2,7 +2,7 @@ from datetime import date
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from smsapp import sync
+from smsapp.services import sync
 from smsapp.twilio_gateway import TwilioError
 
 

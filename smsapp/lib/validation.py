@@ -14,9 +14,9 @@ from urllib.parse import urlsplit
 
 import phonenumbers
 
-# Twilio's limits: one message body of at most 1,600 characters, at most 10 media items.
-MAX_TEXT_LENGTH = 1600
-MAX_MEDIA_URLS = 10
+from smsapp.lib.errors import InvalidInput, NotFound
+from smsapp.twilio_gateway.constants import MAX_BODY_LENGTH, MAX_MEDIA
+
 WEBHOOK_METHODS = ("GET", "POST")
 
 E164_EXAMPLE = "+14155550123"
@@ -26,17 +26,14 @@ E164_EXAMPLE = "+14155550123"
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
 
 
-class InvalidInput(Exception):
-    """Input the API refuses: `fields` maps each request key at fault to a sentence."""
-
-    def __init__(self, fields: dict[str, str], information: str | None = None) -> None:
-        self.fields = fields
-        self.information = information or next(iter(fields.values()))
-        super().__init__(self.information)
-
-
 def is_sid(value: str, prefixes: tuple[str, ...]) -> bool:
     return bool(_SID.match(value)) and value[:2] in prefixes
+
+
+def check_message_sid(sid: str) -> None:
+    """A message SID from a URL path: a malformed one is a 404 before any lookup."""
+    if not is_sid(sid, ("SM", "MM")):
+        raise NotFound(f"There is no message with SID {sid[:40]!r}; message SIDs start with SM.")
 
 
 def json_object(raw: bytes) -> dict[str, Any]:
@@ -128,7 +125,7 @@ def collect(checks: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
 
 def send_request(data: dict[str, Any]) -> dict[str, Any]:
     """The shape checks of sms_send's body (which numbers exist is checked against the
-    mirror by smsapp.messaging.send). Returns from_, from_sid, to, text, media_urls and
+    mirror by smsapp.services.messages.send). Returns from_, from_sid, to, text, media_urls and
     callback_url; raises InvalidInput naming every field at fault."""
     values, errors = collect(
         {
@@ -146,10 +143,10 @@ def send_request(data: dict[str, Any]) -> dict[str, Any]:
         text, media = values["text"], values["mediaUrls"]
         if not text.strip() and not media:
             errors["text"] = "Write a message (or attach media) before sending."
-        elif len(text) > MAX_TEXT_LENGTH:
+        elif len(text) > MAX_BODY_LENGTH:
             errors["text"] = (
                 f"The text is {len(text):,} characters long; Twilio takes at most "
-                f"{MAX_TEXT_LENGTH:,}. Shorten it or send it in two messages."
+                f"{MAX_BODY_LENGTH:,}. Shorten it or send it in two messages."
             )
     if errors:
         raise InvalidInput(errors)
@@ -216,10 +213,10 @@ def _media_urls(value: Any) -> list[str]:
                 '["https://example.org/photo.jpg"].'
             }
         )
-    if len(value) > MAX_MEDIA_URLS:
+    if len(value) > MAX_MEDIA:
         raise InvalidInput(
             {
-                "mediaUrls": f"A message can carry at most {MAX_MEDIA_URLS} media items; "
+                "mediaUrls": f"A message can carry at most {MAX_MEDIA} media items; "
                 f"{len(value)} were given."
             }
         )

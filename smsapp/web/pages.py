@@ -1,6 +1,6 @@
 """The three-tab page (Log, Send, Phones) staff use all day, in the chart's right pane.
 
-The page holds no business logic: its JavaScript (static/smsapp/page.js) calls the JSON
+The page holds no business logic: its JavaScript (static/smsapp/) calls the JSON
 API. The server only hands the script the facts it cannot know (where the API lives, our
 own webhook URL, whether Twilio is configured, the Canvas token) through a
 `<script type="application/json">` block, so the Content-Security-Policy can forbid every
@@ -14,12 +14,13 @@ from django.contrib.auth.decorators import user_passes_test
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
-from django.urls import get_script_prefix, path
+from django.urls import get_script_prefix
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET
 
-from smsapp import messaging, twilio_gateway, validation
-from smsapp.http import API_PREFIX
+from smsapp import twilio_gateway
+from smsapp.lib import validation
+from smsapp.lib.public_urls import API_PREFIX, status_callback_url
 
 
 def _is_staff(user) -> bool:
@@ -35,7 +36,7 @@ def page_config(
         # Under the script prefix, so the page still works when mounted below "/".
         "apiBase": get_script_prefix() + API_PREFIX,
         # PUBLIC_BASE_URL + our outbound_api_status route; "" when PUBLIC_BASE_URL is unset.
-        "statusCallbackUrl": messaging.status_callback_url(),
+        "statusCallbackUrl": status_callback_url(),
         "publicBaseUrl": settings.PUBLIC_BASE_URL,
         "twilioConfigured": configured,
         "sandbox": bool(getattr(settings, "TWILIO_SANDBOX", False)),
@@ -89,8 +90,3 @@ def page(request: HttpRequest) -> HttpResponse:
     except validation.InvalidInput:
         patient = ""  # not a number: open the page without one rather than refuse it
     return render_page(request, patient_phone=patient)
-
-
-urlpatterns = [
-    path("", page, name="page"),
-]

@@ -1,7 +1,7 @@
 """The page inside Canvas: the launch from the chart, and the API token that follows.
 
 The Canvas plugin (canvas_plugin/twilio_sms_mms) opens `embed/?launch=<token>` in the
-chart's right pane. The token is checked here (smsapp.launch: signature with
+chart's right pane. The token is checked here (smsapp.lib.launch: signature with
 CANVAS_LAUNCH_KEY, expiry, audience, issuer, then single use by its jti), the Canvas staff
 member is mapped to a Django staff user, and the page is rendered with a short-lived API
 token its JavaScript sends as `Authorization: Bearer ...`. Nothing here sets a cookie:
@@ -19,15 +19,15 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET
 
-from smsapp import launch, pages
-from smsapp.api import endpoint
-from smsapp.http import json_api, json_error, staff_required
+from smsapp.lib import launch
 from smsapp.models import LaunchTokenUse
+from smsapp.web.decorators import api_view, json_error
+from smsapp.web.pages import render_page
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def embed(request: HttpRequest) -> HttpResponse:
         patient_id=claims.patient_id,
         patient_phone=claims.patient_phone,
     )
-    response = pages.render_page(
+    response = render_page(
         request,
         patient_phone=claims.patient_phone,
         api_token=api_token,
@@ -163,9 +163,7 @@ def embed(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@json_api
-@staff_required
-@endpoint("POST")
+@api_view("POST")
 def embed_renew(request: HttpRequest) -> JsonResponse:
     """A fresh API token for the embedded page, in exchange for a valid one."""
     if request.api_token is None:
@@ -177,9 +175,3 @@ def embed_renew(request: HttpRequest) -> JsonResponse:
     except launch.TokenError as refused:
         return json_error(refused.message, 401)
     return JsonResponse({"token": token, "expiresIn": launch.API_TOKEN_LIFETIME})
-
-
-urlpatterns = [
-    path("embed/", embed, name="embed"),
-    path("embed/renew/", embed_renew, name="embed_renew"),
-]

@@ -1,0 +1,17 @@
+"""The refusals the app's functions raise; the API turns each into its error shape
+(smsapp.web.decorators.api_view)."""
+
+from __future__ import annotations
+
+
+class InvalidInput(Exception):
+    """Input the API refuses (400): `fields` maps each request key at fault to a sentence."""
+
+    def __init__(self, fields: dict[str, str], information: str | None = None) -> None:
+        self.fields = fields
+        self.information = information or next(iter(fields.values()))
+        super().__init__(self.information)
+
+
+class NotFound(Exception):
+    """No such record (404): the message is the sentence."""

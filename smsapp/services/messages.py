@@ -1,0 +1,191 @@
+"""Messages, as staff see and handle them: the log's pages, one message, send, delete.
+
+Reads come from the local mirror; writes go to Twilio first (through the gateway) and then
+to the mirror (through smsapp.services.mirror), so the mirror never shows something Twilio
+refused.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+from itertools import islice
+from typing import Any
+
+from django.core.files.storage import default_storage
+from django.db import DatabaseError, transaction
+
+from smsapp import twilio_gateway
+from smsapp.lib.errors import InvalidInput, NotFound
+from smsapp.lib.paging import DEFAULT_PAGE_SIZE, decode_cursor, older_than, paged
+from smsapp.lib.public_urls import status_callback_url
+from smsapp.lib.validation import check_message_sid
+from smsapp.lib.write_lock import write_lock
+from smsapp.models import Media, Message, Phone
+from smsapp.services import media as media_cache
+from smsapp.services.mirror import mirror_message
+from smsapp.twilio_gateway import TwilioError
+
+logger = logging.getLogger(__name__)
+
+
+# --- the log --------------------------------------------------------------------------------
+
+
+def message_page(
+    *, number: str, direction: str, limit: int = DEFAULT_PAGE_SIZE, before: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Messages sent from (`direction="from"`) or to `number`, newest first, as rows of
+    Message.SUMMARY_FIELDS: one page and the cursor of the next, or None on the last
+    page. One indexed range scan (message_from_newest / message_to_newest)."""
+    field = {"from": "from_number", "to": "to_number"}[direction]
+    cursor = decode_cursor(before) if before else None
+    messages = older_than(Message.objects.filter(**{field: number}), cursor)
+    return paged(list(messages.values(*Message.SUMMARY_FIELDS)[: limit + 1]), limit)
+
+
+def conversation_page(
+    *, number: str, counterpart: str, limit: int = DEFAULT_PAGE_SIZE, before: str | None = None
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Both directions between `number` and `counterpart`: the newest `limit` messages
+    before the cursor, returned OLDEST first (as a phone shows a conversation), and the
+    cursor of the older page. Two range scans on message_pair_newest, merged in Python:
+    an OR across the two directions would defeat the index's ordering."""
+    cursor = decode_cursor(before) if before else None
+    legs = [Message.objects.filter(from_number=number, to_number=counterpart)]
+    if counterpart != number:
+        legs.append(Message.objects.filter(from_number=counterpart, to_number=number))
+    newest_first = heapq.merge(
+        *(
+            list(older_than(leg, cursor).values(*Message.SUMMARY_FIELDS)[: limit + 1])
+            for leg in legs
+        ),
+        key=lambda row: (row["date_created"], row["id"]),
+        reverse=True,
+    )
+    page, next_cursor = paged(list(islice(newest_first, limit + 1)), limit)
+    return page[::-1], next_cursor
+
+
+# --- one message ----------------------------------------------------------------------------
+
+
+def get_message(*, sid: str) -> tuple[Message, list[Media]]:
+    """A message and its media from the mirror; one the mirror has not seen yet is fetched
+    from Twilio and mirrored first (Twilio's 404 becomes NotFound)."""
+    check_message_sid(sid)
+    message = Message.objects.filter(sid=sid).first()
+    if message is None:
+        try:
+            record = twilio_gateway.fetch_message(sid)
+            media = twilio_gateway.list_media(sid) if record["num_media"] else []
+        except TwilioError as error:
+            if error.http_status == 404:
+                raise NotFound(f"Twilio has no message {sid}; it may have been deleted.") from None
+            raise
+        message = mirror_message(record, media=media)
+    media = list(message.media.all())
+    if len(media) < message.num_media:
+        # Stored by a webhook or sync whose media list was not read: read it now, so
+        # the page can show the pictures. The message itself is still worth answering
+        # when Twilio cannot be reached.
+        try:
+            if media_cache.mirror_missing_media(message):
+                media = list(message.media.all())
+        except TwilioError as error:
+            logger.warning("Media list of %s not read: %s", message.sid, error.message)
+    return message, media
+
+
+# --- writes ---------------------------------------------------------------------------------
+
+
+def send(
+    *,
+    from_: str,
+    to: str,
+    text: str,
+    from_sid: str = "",
+    media_urls: list[str] | None = None,
+    callback_url: str = "",
+) -> Message:
+    """Send an SMS (an MMS with `media_urls`) from one of the account's numbers, then
+    mirror what Twilio answered. The mirror is checked first, so a number that cannot
+    send is a sentence, not a Twilio error."""
+    phone = Phone.objects.filter(phone_number=from_).first()
+    if phone is None:
+        raise InvalidInput(
+            {
+                "numberFrom": f"{from_} is not one of this account's Twilio numbers; choose one "
+                "from phone_list (run sync_twilio if it was added recently)."
+            }
+        )
+    if from_sid and from_sid != phone.sid:
+        raise InvalidInput(
+            {
+                "numberFromSid": f"numberFromSid {from_sid} is not the SID of {from_}; send "
+                f"{phone.sid} or leave it out."
+            }
+        )
+    if not phone.sms:
+        raise InvalidInput(
+            {
+                "numberFrom": f"{from_} cannot send text messages (it has no SMS capability); "
+                "choose another number."
+            }
+        )
+    if media_urls and not phone.mms:
+        raise InvalidInput(
+            {
+                "numberFrom": f"{from_} cannot send pictures or other media (it has no MMS "
+                "capability); remove the media or choose another number."
+            }
+        )
+    record = twilio_gateway.send_message(
+        from_=from_,
+        to=to,
+        body=text,
+        media_urls=media_urls or [],
+        status_callback=callback_url or status_callback_url() or None,
+    )
+    try:
+        with write_lock():
+            return mirror_message(record)
+    except DatabaseError:
+        # Twilio has accepted the text: an error here would make staff press Send again
+        # and the patient get it twice. Answer with Twilio's record; the next status
+        # callback or sync mirrors it.
+        logger.exception("Sent %s but could not mirror it yet", record["sid"])
+        return Message(**record)
+
+
+def delete(*, sid: str) -> None:
+    """Delete a message on Twilio, then its mirror row, media rows and cached files.
+
+    A message Twilio already forgot is still removed from the mirror; one neither knows
+    is NotFound. Twilio refusing (e.g. 20009, still being processed) leaves the mirror
+    untouched, so nothing disappears from the log that still exists on Twilio.
+    """
+    check_message_sid(sid)
+    try:
+        twilio_gateway.delete_message(sid)
+        on_twilio = True
+    except TwilioError as error:
+        if error.http_status != 404:
+            raise
+        on_twilio = False
+    with transaction.atomic():
+        message = Message.objects.filter(sid=sid).first()
+        if message is None:
+            if on_twilio:
+                return
+            raise NotFound(f"There is no message {sid}, here or on Twilio.")
+        files = [item.file.name for item in message.media.all() if item.file]
+        message.delete()
+        # Files are not transactional: remove them only once the rows are surely gone.
+        transaction.on_commit(lambda: _delete_files(files))
+
+
+def _delete_files(names: list[str]) -> None:
+    for name in names:
+        default_storage.delete(name)

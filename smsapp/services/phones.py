@@ -1,0 +1,27 @@
+"""The account's phone numbers: where each sends its inbound messages."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from smsapp import twilio_gateway
+from smsapp.lib.errors import NotFound
+from smsapp.lib.validation import is_sid
+from smsapp.models import Phone
+
+
+def set_inbound_webhook(*, phone_sid: str, url: str, method: str) -> Phone:
+    """Point a number's inbound SMS webhook at `url` on Twilio, then mirror what Twilio
+    answered (its normalised URL and method)."""
+    phone = Phone.objects.filter(sid=phone_sid).first() if is_sid(phone_sid, ("PN",)) else None
+    if phone is None:
+        raise NotFound(
+            f"There is no phone number with SID {phone_sid[:40]!r} in this account; "
+            "run sync_twilio if it was added recently."
+        )
+    record = twilio_gateway.update_sms_webhook(phone.sid, url=url, method=method)
+    for name, value in record.items():
+        setattr(phone, name, value)
+    phone.synced_at = timezone.now()
+    phone.save()
+    return phone
