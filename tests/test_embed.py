@@ -66,7 +66,7 @@ def assert_refused_page(response, status: int, words: str) -> None:
     assert response["Content-Type"].startswith("text/html")
     text = response.content.decode()
     assert words in text
-    assert "sms-config" not in text and "page.js" not in text
+    assert "sms-config" not in text and "page/main.js" not in text
     assert not response.cookies
     # Shown in the chart's pane, so framable by Canvas (and only Canvas).
     assert f"frame-ancestors 'self' {CANVAS}" in response["Content-Security-Policy"]

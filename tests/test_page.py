@@ -150,7 +150,16 @@ def test_the_page_has_no_inline_script_or_style(staff_client):
 
 
 def test_every_script_and_stylesheet_the_page_names_exists():
-    for name in ("smsapp/page.js", "smsapp/sms.js", "smsapp/page.css"):
+    for name in (
+        "smsapp/page/main.js",
+        "smsapp/page/core.js",
+        "smsapp/page/sms.js",
+        "smsapp/page/log.js",
+        "smsapp/page/send.js",
+        "smsapp/page/phones.js",
+        "smsapp/page/sandbox.js",
+        "smsapp/page.css",
+    ):
         assert finders.find(name), name
 
 

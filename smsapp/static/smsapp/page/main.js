@@ -1,0 +1,55 @@
+/* The three-tab page: Log, Send, Phones. It only calls the JSON API (see README, "Routes").
+
+   The page's only script: loaded with <script type="module">, so it runs once the HTML is
+   parsed, and it imports the rest. One module per tab (log.js, send.js, phones.js, and
+   sandbox.js for the sandbox's "patient texts" form); core.js holds what they share (API
+   client, DOM helpers, status words, the account's numbers); sms.js holds the plain
+   helpers for segments and phone numbers. This file wires the tab bar and starts them. */
+
+import { $, startTokenRenewal } from "./core.js";
+import * as log from "./log.js";
+import * as phones from "./phones.js";
+import * as sandbox from "./sandbox.js";
+import * as send from "./send.js";
+
+// ---- tabs (ARIA tab pattern, automatic activation, roving tabindex) ------------------
+
+const tabs = Array.prototype.slice.call(document.querySelectorAll('[role="tab"]'));
+
+function selectTab(tab, focus) {
+  tabs.forEach(function (t) {
+    const on = t === tab;
+    t.setAttribute("aria-selected", on ? "true" : "false");
+    t.tabIndex = on ? 0 : -1;
+    $(t.getAttribute("aria-controls")).hidden = !on;
+  });
+  if (focus) tab.focus();
+  if (tab.id === "tab-phones") phones.renderPhones();
+  if (tab.id === "tab-log") log.showLogIfStale();
+}
+
+tabs.forEach(function (tab, i) {
+  tab.addEventListener("click", function () {
+    selectTab(tab, false);
+  });
+  tab.addEventListener("keydown", function (event) {
+    let target = null;
+    if (event.key === "ArrowRight") target = tabs[(i + 1) % tabs.length];
+    else if (event.key === "ArrowLeft") target = tabs[(i - 1 + tabs.length) % tabs.length];
+    else if (event.key === "Home") target = tabs[0];
+    else if (event.key === "End") target = tabs[tabs.length - 1];
+    if (target) {
+      event.preventDefault();
+      selectTab(target, true);
+    }
+  });
+});
+
+// ---- start ---------------------------------------------------------------------------
+
+log.start();
+send.start();
+phones.start();
+sandbox.start();
+startTokenRenewal();
+phones.loadPhones().then(log.showLog);
