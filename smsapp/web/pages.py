@@ -1,7 +1,7 @@
 """The three-tab page (Log, Send, Phones) staff use all day, in the chart's right pane.
 
-The page holds no business logic: its JavaScript (static/smsapp/) calls the JSON
-API. The server only hands the script the facts it cannot know (where the API lives, our
+The page holds no business logic: its JavaScript (static/smsapp/page/, ES modules) calls
+the JSON API. The server only hands the script the facts it cannot know (where the API lives, our
 own webhook URL, whether Twilio is configured, the Canvas token) through a
 `<script type="application/json">` block, so the Content-Security-Policy can forbid every
 inline script.
