@@ -32,11 +32,13 @@ $(PLUGIN_VENV)/.plugin: canvas_plugin/requirements-dev.txt
 	printf 'DEBUG=true\nSECRET_KEY=%s\n' "$$($(PYTHON) -c 'import secrets; print(secrets.token_urlsafe(50))')" > .env
 	@echo "Wrote .env (DEBUG=true and a random SECRET_KEY). Add your Twilio settings there."
 
+# Serves the page and works the task queue (manage.py work) in one command; Ctrl-C stops both.
 run: $(VENV)/.app .env
 	$(PY) manage.py migrate --no-input -v0
 	$(PY) manage.py ensure_admin
 	@echo "Open http://127.0.0.1:8000/ and sign in (admin back office: http://127.0.0.1:8000/admin/)."
-	$(PY) manage.py runserver 127.0.0.1:8000
+	@$(PY) manage.py work & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
+		$(PY) manage.py runserver 127.0.0.1:8000
 
 test: $(VENV)/.dev $(PLUGIN_VENV)/.plugin chromium
 	$(VENV)/bin/pytest

@@ -80,9 +80,15 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
     "smsapp",
     "twilio_sandbox",
 ]
+
+# Background jobs: Django's Tasks API with the database backend, so jobs live in the app's
+# own database and `manage.py work` runs them (smsapp/tasks.py, smsapp/worker.py).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
@@ -230,6 +236,8 @@ if CANVAS_LAUNCH_KEY and len(CANVAS_LAUNCH_KEY) < 32:
         "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'."
     )
 CANVAS_ORIGIN = _base_url("CANVAS_ORIGIN")
+# The role (smsapp.roles) a Canvas user gets on their first launch.
+CANVAS_DEFAULT_GROUP = env.str("CANVAS_DEFAULT_GROUP", default="SMS agents")
 
 LOGGING = {
     "version": 1,

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from smsapp.lib import launch
@@ -108,25 +108,35 @@ def test_a_patient_without_a_phone_gets_the_page_with_an_empty_to():
     assert page_config(response)["patientPhone"] == ""
 
 
-def test_the_first_launch_creates_a_staff_user_who_cannot_sign_in_with_a_password():
+def test_the_first_launch_creates_an_agent_who_cannot_sign_in_with_a_password():
     launched_api_token()
     launched_api_token()
 
     user = get_user_model().objects.get(username=f"canvas-{STAFF_ID}")
-    assert user.is_staff and user.is_active and not user.is_superuser
+    assert user.is_active and not user.is_staff and not user.is_superuser
+    assert [group.name for group in user.groups.all()] == ["SMS agents"]
+    assert user.has_perm("smsapp.send_message") and not user.has_perm("smsapp.change_phone")
     assert not user.has_usable_password()
     assert get_user_model().objects.filter(username__startswith="canvas-").count() == 1
 
 
-def test_a_staff_user_switched_off_by_an_administrator_stays_off():
+def test_a_user_whose_role_an_administrator_took_away_stays_without_it():
     launched_api_token()
-    get_user_model().objects.filter(username=f"canvas-{STAFF_ID}").update(is_staff=False)
+    get_user_model().objects.get(username=f"canvas-{STAFF_ID}").groups.clear()
 
     response = launch_page(fresh_client(), launch_token())
 
     assert_refused_page(response, 403, "Your access to SMS is switched off.")
+    assert not get_user_model().objects.get(username=f"canvas-{STAFF_ID}").groups.exists()
+
+
+@override_settings(CANVAS_DEFAULT_GROUP="SMS administrators")
+def test_the_role_of_new_canvas_users_is_a_setting():
+    launched_api_token()
+
     user = get_user_model().objects.get(username=f"canvas-{STAFF_ID}")
-    assert not user.is_staff
+    assert [group.name for group in user.groups.all()] == ["SMS administrators"]
+    assert not user.is_staff and not user.is_superuser
 
 
 def test_a_token_opens_the_page_only_once():
@@ -191,16 +201,17 @@ def test_the_embed_answers_get_only():
     assert fresh_client().post(EMBED, {"launch": launch_token()}).status_code == 405
 
 
-def test_old_token_records_are_cleaned_up_by_later_launches():
+def test_old_token_records_are_removed_by_the_periodic_purge(run_jobs):
     long_ago = timezone.now() - timedelta(hours=2)
     LaunchTokenUse.objects.create(
         jti="old", staff_id="s", patient_id="p", used_at=long_ago, expires_at=long_ago
     )
-
     launched_api_token()
 
+    run_jobs()
+
     assert not LaunchTokenUse.objects.filter(jti="old").exists()
-    assert LaunchTokenUse.objects.count() == 1
+    assert LaunchTokenUse.objects.count() == 1  # the token still in its lifetime stays
 
 
 # --- the embedded session: the API with the bearer token and no cookie -------------------
@@ -284,8 +295,7 @@ def test_switching_the_user_off_ends_its_bearer_tokens():
     token = launched_api_token()
     user = get_user_model().objects.get(username=f"canvas-{STAFF_ID}")
 
-    user.is_staff = False
-    user.save()
+    user.groups.clear()
     assert fresh_client().get(f"{API}phone_list", **bearer(token)).status_code == 403
     user.is_active = False
     user.save()

@@ -76,14 +76,17 @@ def test_anonymous_visitors_are_sent_to_the_login_and_back(client):
     assert response["Location"] == f"{reverse('admin:login')}?next=/"
 
 
-def test_signed_in_non_staff_are_sent_to_the_login_too(client, django_user_model):
+def test_signed_in_users_without_an_sms_role_are_refused(client, django_user_model):
     user = django_user_model.objects.create_user(username="patient", password="pw-123456789")
     client.force_login(user)
 
     response = client.get(reverse("smsapp:page"))
 
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("admin:login"))
+    assert response.status_code == 403
+
+
+def test_agents_may_open_the_page(agent_client):
+    assert agent_client.get(reverse("smsapp:page")).status_code == 200
 
 
 def test_the_script_learns_where_the_api_and_our_webhook_are(staff_client):

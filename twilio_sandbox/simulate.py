@@ -26,7 +26,7 @@ def simulate_and_mirror(*, from_: str, to: str, body: str, media: int = 0) -> di
     return {"inbound": inbound.sid, "replies": [reply.sid for reply in replies]}
 
 
-@api_view("POST")
+@api_view("POST", perm="smsapp.send_message")
 def simulate_inbound(request: HttpRequest) -> JsonResponse:
     """POST {from, to, body, media}: a patient texts one of the sandbox's numbers."""
     if not settings.TWILIO_SANDBOX:

@@ -9,5 +9,16 @@ canvas.py      LaunchTokenUse: Canvas launch tokens already used
 from smsapp.models.auto_reply import AutoReplyRule
 from smsapp.models.canvas import LaunchTokenUse
 from smsapp.models.mirror import Media, Message, Phone, StatusEvent, SyncRun
+from smsapp.models.queue import PeriodicJob, QueueWorker
 
-__all__ = ["AutoReplyRule", "LaunchTokenUse", "Media", "Message", "Phone", "StatusEvent", "SyncRun"]
+__all__ = [
+    "AutoReplyRule",
+    "LaunchTokenUse",
+    "Media",
+    "Message",
+    "PeriodicJob",
+    "Phone",
+    "QueueWorker",
+    "StatusEvent",
+    "SyncRun",
+]

@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db import models
+from django.utils import timezone
+
+from smsapp.lib.launch import LAUNCH_LEEWAY
+
+
+class LaunchTokenUseQuerySet(models.QuerySet):
+    def purge_expired(self, now: datetime | None = None) -> int:
+        """Delete the rows of tokens past their expiry (and the leeway): the signature
+        check refuses those tokens by itself. Returns how many were deleted."""
+        stale = (now or timezone.now()) - timedelta(seconds=LAUNCH_LEEWAY + 60)
+        return self.filter(expires_at__lt=stale).delete()[0]
 
 
 class LaunchTokenUse(models.Model):
     """A Canvas launch token that has opened the page: its `jti` may not open it again.
 
-    Kept until the token's own expiry has passed (after that the signature check refuses
-    it anyway); smsapp.web.embed deletes older rows as it records new ones."""
+    Kept until the token's own expiry has passed; a periodic job then removes it
+    (smsapp.tasks.purge_launch_tokens)."""
 
     jti = models.CharField("token id", max_length=64, unique=True)
     staff_id = models.CharField(max_length=64)
     patient_id = models.CharField(max_length=64)
     used_at = models.DateTimeField()
-    # Indexed for the clean-up in smsapp.web.embed._record_use.
+    # Indexed for purge_expired.
     expires_at = models.DateTimeField(db_index=True)
+
+    objects = LaunchTokenUseQuerySet.as_manager()
 
     class Meta:
         ordering = ["-used_at"]

@@ -171,6 +171,7 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["-date_created", "-id"]
+        permissions = [("send_message", "Can send texts")]
         indexes = [
             # message_list/<number>/from and the page's Log ("sent from this number"),
             # newest first; -id breaks ties between messages created in the same second.
@@ -348,6 +349,7 @@ class SyncRun(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        permissions = [("sync_twilio", "Can bring the mirror up to date from Twilio")]
 
     def __str__(self) -> str:
         state = "finished" if self.finished_at else ("failed" if self.error else "running")

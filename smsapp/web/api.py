@@ -43,7 +43,7 @@ def _page_response(request: HttpRequest, items: list[dict], next_cursor: str | N
 # --- reads -----------------------------------------------------------------------------
 
 
-@api_view("GET")
+@api_view("GET", perm="smsapp.view_phone")
 def phone_list(request: HttpRequest) -> JsonResponse:
     ours = inbound_webhook_url()
     return JsonResponse([p.to_dict(our_webhook=ours) for p in Phone.objects.all()], safe=False)
@@ -106,27 +106,27 @@ def medias(request: HttpRequest, message_sid: str, media_sid: str | None = None)
 # --- writes ----------------------------------------------------------------------------
 
 
-@api_view("DELETE")
+@api_view("DELETE", perm="smsapp.delete_message")
 def message_delete(request: HttpRequest, message_sid: str) -> JsonResponse:
     messages.delete(sid=message_sid)
     return JsonResponse({"sid": message_sid, "deleted": True})
 
 
-@api_view("POST")
+@api_view("POST", perm="smsapp.send_message")
 def sms_send(request: HttpRequest) -> JsonResponse:
     data = validation.send_request(validation.json_object(request.body))
     sent = messages.send(**data)
     return JsonResponse(sent.to_dict([]))
 
 
-@api_view("POST")
+@api_view("POST", perm="smsapp.change_phone")
 def inbound_webhook(request: HttpRequest, phone_sid: str) -> JsonResponse:
     url, method = validation.webhook_request(validation.json_object(request.body))
     phones.set_inbound_webhook(phone_sid=phone_sid, url=url, method=method)
     return JsonResponse({"result": True})
 
 
-@api_view("POST")
+@api_view("POST", perm="smsapp.change_phone")
 def inbound_webhook_this_app(request: HttpRequest, phone_sid: str) -> JsonResponse:
     """Point the number's SMS webhook at this app's inbound_treatment route (POST)."""
     validation.json_object(request.body)  # `{}`; anything but JSON is still refused
@@ -141,7 +141,7 @@ def inbound_webhook_this_app(request: HttpRequest, phone_sid: str) -> JsonRespon
     return JsonResponse({"result": True, "url": phone.sms_url, "method": phone.sms_method})
 
 
-@api_view("POST")
+@api_view("POST", perm="smsapp.sync_twilio")
 def sync_now(request: HttpRequest) -> JsonResponse:
     """Bring the mirror up to date from Twilio, incrementally, as `manage.py sync_twilio`
     does (or over the last PAGE_SYNC_WINDOW when nothing was synced yet): the page calls

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.views.decorators.csrf import csrf_exempt
@@ -62,9 +63,9 @@ def _bearer_refused() -> JsonResponse:
 
 
 def _signed_in(request: HttpRequest) -> HttpResponse | None:
-    """Signed-in staff only: None when the caller may go on, else the refusal. Anonymous
-    callers get 401 JSON (never a redirect to a login page a fetch() cannot follow);
-    signed-in non-staff get 403.
+    """A signed-in, active user: None when the caller may go on, else the refusal.
+    Anonymous callers get 401 JSON (never a redirect to a login page a fetch() cannot
+    follow).
 
     "Signed in" is either the session cookie or, for the page embedded in Canvas (where
     third-party cookies may be blocked), `Authorization: Bearer <API token>`. A request
@@ -78,12 +79,29 @@ def _signed_in(request: HttpRequest) -> HttpResponse | None:
             request.user, request.api_token = api_token_user(token)
         except launch.TokenError:
             return _bearer_refused()
-    user = request.user
-    if not user.is_authenticated:
-        return json_error("Sign in as a staff member to use this API.", 401)
-    if not user.is_staff:
-        return json_error("Your account is not a staff account; ask an administrator.", 403)
+    if not (request.user.is_authenticated and request.user.is_active):
+        return json_error("Sign in to use this API.", 401)
     return None
+
+
+def may(user, perm: str) -> bool:
+    """Whether `user` holds `perm` (smsapp.roles: an SMS agent or administrator)."""
+    return user.has_perm(perm)
+
+
+def _forbidden(perm: str) -> JsonResponse:
+    app_label, codename = perm.split(".", 1)
+    name = (
+        Permission.objects.filter(content_type__app_label=app_label, codename=codename)
+        .values_list("name", flat=True)
+        .first()
+        or perm
+    )
+    what = name.removeprefix("Can ").rstrip(".")
+    return json_error(
+        f"Your role does not allow you to {what}; ask an SMS administrator if you need to.",
+        403,
+    )
 
 
 # Methods that change something. A cross-site page can make a browser send these only as
@@ -119,10 +137,10 @@ def _cross_site(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
-def api_view(*methods: str) -> Callable[[View], View]:
-    """A JSON API view: the CSRF rules, signed-in staff only, the methods it answers (405
-    JSON otherwise), and the one place where the domain's refusals become the API's error
-    shape, never a 500."""
+def api_view(*methods: str, perm: str | None = "smsapp.view_message") -> Callable[[View], View]:
+    """A JSON API view: the CSRF rules, a signed-in user holding `perm` (None: any signed-in
+    user), the methods it answers (405 JSON otherwise), and the one place where the
+    domain's refusals become the API's error shape, never a 500."""
     allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
 
     def decorate(view: View) -> View:
@@ -132,6 +150,8 @@ def api_view(*methods: str) -> Callable[[View], View]:
             refused = _cross_site(request) or _signed_in(request)
             if refused is not None:
                 return refused
+            if perm is not None and not may(request.user, perm):
+                return _forbidden(perm)
             if request.method not in allowed:
                 response = json_error(f"This route answers {' or '.join(methods)} only.", 405)
                 response["Allow"] = ", ".join(sorted(allowed))

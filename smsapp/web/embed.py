@@ -11,11 +11,12 @@ browsers may block cookies in a frame on another site, so the page must not need
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -84,27 +85,28 @@ def _record_use(claims: launch.LaunchClaims, *, now: datetime) -> None:
             )
     except IntegrityError:
         raise LaunchRefused("used") from None
-    # Past its expiry (and the leeway) a token is refused by its signature check alone.
-    stale = now - timedelta(seconds=launch.LAUNCH_LEEWAY + 60)
-    LaunchTokenUse.objects.filter(expires_at__lt=stale).delete()
 
 
 def _staff_user(staff_id: str) -> AbstractBaseUser:
-    """The Django user for a Canvas staff member, created on their first launch as staff
-    with an unusable password (they only ever sign in through Canvas). An existing user
-    is never re-granted: an administrator who switched it off keeps it off."""
+    """The Django user for a Canvas staff member, created on their first launch in the
+    CANVAS_DEFAULT_GROUP role (SMS agents unless set otherwise), with an unusable password
+    (they only ever sign in through Canvas), never as staff of the admin site nor as an
+    administrator. An existing user is never re-granted: an administrator who switched it
+    off, or took its role away, keeps it so."""
     users = get_user_model().objects
     username = f"{USERNAME_PREFIX}{staff_id}"
     try:
         with transaction.atomic():
-            user, created = users.get_or_create(username=username, defaults={"is_staff": True})
+            user, created = users.get_or_create(username=username)
+            if created:
+                user.set_unusable_password()
+                user.save(update_fields=["password"])
+                user.groups.add(*Group.objects.filter(name=settings.CANVAS_DEFAULT_GROUP))
     except IntegrityError:  # the same person's first launch, twice at once
         user, created = users.get(username=username), False
     if created:
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-        log.info("Created staff user %s for Canvas staff %s", username, staff_id)
-    if not (user.is_active and user.is_staff):
+        log.info("Created user %s for Canvas staff %s", username, staff_id)
+    if not (user.is_active and user.has_perm("smsapp.view_message")):
         raise LaunchRefused("disabled", status=403)
     return user
 
@@ -163,7 +165,7 @@ def embed(request: HttpRequest) -> HttpResponse:
     return response
 
 
-@api_view("POST")
+@api_view("POST", perm=None)
 def embed_renew(request: HttpRequest) -> JsonResponse:
     """A fresh API token for the embedded page, in exchange for a valid one."""
     if request.api_token is None:

@@ -10,7 +10,8 @@ inline script.
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.decorators import user_passes_test
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import render
@@ -21,10 +22,6 @@ from django.views.decorators.http import require_GET
 from smsapp import twilio_gateway
 from smsapp.lib import validation
 from smsapp.lib.public_urls import API_PREFIX, status_callback_url
-
-
-def _is_staff(user) -> bool:
-    return user.is_active and user.is_staff
 
 
 def page_config(
@@ -81,10 +78,13 @@ def render_page(
 
 
 @require_GET
-@user_passes_test(_is_staff)  # anonymous users go to settings.LOGIN_URL and come back
+@login_required  # anonymous users go to settings.LOGIN_URL and come back
 def page(request: HttpRequest) -> HttpResponse:
-    """The page for staff signed in to this app. `?patient=+15551234567` pre-fills the
-    Send tab's To and opens the Log on the conversation with that number."""
+    """The page for users signed in to this app in an SMS role (smsapp.roles).
+    `?patient=+15551234567` pre-fills the Send tab's To and opens the Log on the
+    conversation with that number."""
+    if not request.user.has_perm("smsapp.view_message"):
+        raise PermissionDenied("Your account has no SMS role; ask an SMS administrator.")
     try:  # an unencoded "+" arrives as a space, which path_number mends
         patient = validation.path_number(request.GET.get("patient", ""), field="patient")
     except validation.InvalidInput:

@@ -15,6 +15,9 @@ import pytest
 import responses as responses_lib
 from django.test import Client
 
+from smsapp.roles import ADMINISTRATORS
+from tests.conftest import user_in_role
+
 # Playwright's sync API runs an event loop in this thread; Django refuses ORM calls from a
 # thread with a running loop unless told that this is deliberate.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
@@ -154,9 +157,7 @@ def shared_tab(browser):
 
 @pytest.fixture
 def app(browser, live_server, transactional_db, django_user_model, shared_tab):
-    user = django_user_model.objects.create_user(
-        username="frontdesk", password="frontdesk-password", is_staff=True
-    )
+    user = user_in_role(ADMINISTRATORS, "frontdesk", password="frontdesk-password")
     client = Client()
     client.force_login(user)
     opened = App(browser, live_server, client.cookies["sessionid"].value, shared_tab)
