@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
@@ -44,6 +45,13 @@ def _time(value: str | datetime | None) -> datetime | None:
     the SDK's instances hold one already."""
     if not value or isinstance(value, datetime):
         return value or None
+    return _parse_time(value)
+
+
+@lru_cache(maxsize=4096)
+def _parse_time(value: str) -> datetime | None:
+    """Cached: Twilio's times are whole seconds, a message's dates often share one, and a
+    list page holds messages sent close together, so most of a sync's parses repeat."""
     try:
         parsed = parsedate_to_datetime(value)
     except (TypeError, ValueError):
