@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from smsapp.lib import logs
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -91,6 +93,9 @@ INSTALLED_APPS = [
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
 MIDDLEWARE = [
+    # First, so every response (a redirect or an error too) carries X-Request-ID and every
+    # log line written while answering carries the same id.
+    "smsapp.web.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -239,13 +244,13 @@ CANVAS_ORIGIN = _base_url("CANVAS_ORIGIN")
 # The role (smsapp.roles) a Canvas user gets on their first launch.
 CANVAS_DEFAULT_GROUP = env.str("CANVAS_DEFAULT_GROUP", default="SMS agents")
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # The SDK logs whole request bodies (patients' messages) at INFO.
-    "loggers": {"twilio": {"level": "WARNING"}},
-}
+# One line per record, phone numbers masked, with the request id; LOG_FORMAT=json gives
+# one JSON object per line for log collectors (smsapp/lib/logs.py).
+try:
+    LOGGING = logs.logging_config(
+        level=env.str("LOG_LEVEL", default="INFO"),
+        log_format=env.str("LOG_FORMAT", default="plain").strip().lower(),
+    )
+except ValueError as problem:
+    raise ImproperlyConfigured(str(problem)) from None
 logging.captureWarnings(True)

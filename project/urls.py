@@ -8,3 +8,6 @@ urlpatterns = [
     path("", include("twilio_sandbox.api")),
     path("", include(("twilio_sandbox.simulate", "twilio_sandbox_simulate"))),
 ]
+
+# An unexpected exception: JSON for the API, and the request id to quote (smsapp/web/errors.py).
+handler500 = "smsapp.web.errors.server_error"

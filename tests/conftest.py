@@ -1,8 +1,13 @@
+import logging
+import re
+
 import pytest
 import responses as responses_lib
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.db.models.signals import post_save
 
+from smsapp.models import Message
 from smsapp.roles import ADMINISTRATORS, AGENTS
 from smsapp.twilio_gateway import client as twilio_client
 
@@ -51,3 +56,85 @@ def run_jobs(db):
     from smsapp.worker import work
 
     return work
+
+
+# --- no patient data in the logs ---------------------------------------------------------
+# Every line the app's log handler writes while the suite runs is kept, with every message
+# body the suite stored; at the end, a line holding a full phone number or a body fails
+# the run (pytest_sessionfinish), whichever test wrote it.
+
+FULL_NUMBER = re.compile(r"(?:\+|%2[Bb])\d{8,15}")
+# The bodies tests/twilio_payloads.py and the factories make up, stored or not.
+MADE_UP_BODY = re.compile(r"Message number \d+")
+SHORTEST_BODY = 8  # shorter ones ("Hi", "hello") are words any log line may hold
+
+written_lines: list[str] = []
+stored_bodies: set[str] = set()
+
+
+class _WrittenLines(logging.Handler):
+    """Keeps each line as the app's `console` handler writes it (its filters mask, its
+    formatter formats), whichever logger or thread the record came from."""
+
+    def __init__(self, console: logging.Handler) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.levelno >= self.console.level and self.console.filter(record):
+            written_lines.append(self.console.format(record))
+
+
+def _remember_body(sender, instance: Message, **kwargs) -> None:
+    if len(instance.body.strip()) >= SHORTEST_BODY:
+        stored_bodies.add(instance.body.strip())
+
+
+def _console() -> logging.Handler:
+    return next(h for h in logging.getLogger().handlers if h.name == "console")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _record_log_lines():
+    recorder = _WrittenLines(_console())
+    logging.getLogger().addHandler(recorder)
+    post_save.connect(_remember_body, sender=Message, dispatch_uid="tests.remember_body")
+    yield recorder
+    post_save.disconnect(sender=Message, dispatch_uid="tests.remember_body")
+    logging.getLogger().removeHandler(recorder)
+
+
+@pytest.fixture(autouse=True)
+def _keep_recording(_record_log_lines):
+    """A test that runs manage.py in-process sets logging up again, which replaces the
+    root logger's handlers: record through the new console handler from then on."""
+    yield
+    root = logging.getLogger()
+    if _record_log_lines not in root.handlers:
+        _record_log_lines.console = _console()
+        root.addHandler(_record_log_lines)
+
+
+def patient_data_in(lines: list[str], bodies: set[str]) -> list[str]:
+    """The lines that hold a full phone number or one of `bodies`."""
+    return [
+        line
+        for line in lines
+        if FULL_NUMBER.search(line)
+        or MADE_UP_BODY.search(line)
+        or any(body in line for body in bodies)
+    ]
+
+
+def pytest_sessionfinish(session) -> None:
+    leaked = patient_data_in(written_lines, stored_bodies)
+    if leaked:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        reporter.write_line(
+            f"{len(leaked)} log line(s) written during the tests hold a full phone number "
+            "or a message body:",
+            red=True,
+        )
+        for line in leaked[:20]:
+            reporter.write_line(f"  {line}")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

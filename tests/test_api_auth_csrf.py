@@ -69,7 +69,10 @@ def test_anonymous_callers_get_401_json_on_every_route(client, mocked_twilio, me
     response = _call(client, method, route, body)
 
     assert response.status_code == 401
-    assert response.json() == {"information": "Sign in to use this API."}
+    assert response.json() == {
+        "information": "Sign in to use this API.",
+        "requestId": response["X-Request-ID"],
+    }
     assert len(mocked_twilio.calls) == 0
 
 

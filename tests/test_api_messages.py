@@ -148,6 +148,7 @@ def test_a_bad_limit_is_a_400_naming_it(staff_client, limit):
     assert response.json() == {
         "information": "limit must be a whole number from 1 to 200 (default 50).",
         "fields": {"limit": "limit must be a whole number from 1 to 200 (default 50)."},
+        "requestId": response["X-Request-ID"],
     }
 
 

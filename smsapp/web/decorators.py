@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from smsapp import twilio_gateway
-from smsapp.lib import launch
+from smsapp.lib import launch, logs
 from smsapp.lib.errors import InvalidInput, NotFound
 from smsapp.twilio_gateway import TwilioError
 
@@ -29,10 +29,13 @@ View = Callable[..., HttpResponse]
 
 def json_error(information: str, status: int, fields: dict[str, str] | None = None) -> JsonResponse:
     """The API's only error shape: `information` (the original plugin's key, one sentence a
-    person can act on) and, for invalid input, `fields` ({name: sentence})."""
+    person can act on), for invalid input `fields` ({name: sentence}), and `requestId`,
+    the id in the server's log lines for this request."""
     payload: dict[str, object] = {"information": information}
     if fields:
         payload["fields"] = fields
+    if request_id := logs.current_request_id():
+        payload["requestId"] = request_id
     return JsonResponse(payload, status=status)
 
 
