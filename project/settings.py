@@ -196,6 +196,10 @@ if PUBLIC_BASE_URL.startswith("https://"):
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# Health checks come from load balancers and monitors on the private network, over http;
+# the sandbox's stand-in for Twilio is called by this same app at SANDBOX_BASE_URL.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^sandbox/"]
+
 # --- Twilio ------------------------------------------------------------------------------
 # The REST client authenticates with an API key (TWILIO_API_KEY + TWILIO_API_SECRET);
 # webhook signatures can only be checked with the account's Auth Token.
@@ -208,6 +212,9 @@ TWILIO_MAX_RETRIES = _number("TWILIO_MAX_RETRIES", 3, int)
 TWILIO_RETRY_BACKOFF = _number("TWILIO_RETRY_BACKOFF", 0.5)
 TWILIO_MEDIA_MAX_BYTES = _number("TWILIO_MEDIA_MAX_BYTES", 5 * 1024 * 1024, int, positive=True)
 TWILIO_VALIDATE_WEBHOOKS = _bool("TWILIO_VALIDATE_WEBHOOKS", True)
+
+# /readyz fails when no task worker (manage.py work) reported in or took a job this long ago.
+QUEUE_WORKER_STALE_SECONDS = _number("QUEUE_WORKER_STALE_SECONDS", 300, int, positive=True)
 
 # --- Offline sandbox ---------------------------------------------------------------------
 # With no Twilio account configured, the app talks to a local stand-in for Twilio (the

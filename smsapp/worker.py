@@ -88,6 +88,7 @@ class Worker(DatabaseWorker):
             self.report_in()
             enqueue_due()
             while self.running and (job := self.claim_next()) is not None:
+                self.report_in()  # a worker working through a backlog is alive too
                 self.run_task(job)
             if self.once:
                 return

@@ -4,7 +4,7 @@ plugin's public prefix (API_PREFIX), so a proxy or the plugin can forward paths 
 from django.urls import path
 
 from smsapp.lib.public_urls import API_PREFIX
-from smsapp.web import api, embed, pages, webhooks
+from smsapp.web import api, embed, health, pages, webhooks
 
 app_name = "smsapp"
 
@@ -35,4 +35,7 @@ urlpatterns = [
     path("", pages.page, name="page"),
     path("embed/", embed.embed, name="embed"),
     path("embed/renew/", embed.embed_renew, name="embed_renew"),
+    # For load balancers and monitors (docs/api.md, "Health checks").
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
 ]
