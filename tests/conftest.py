@@ -1,5 +1,6 @@
 import logging
 import re
+from pathlib import Path
 
 import pytest
 import responses as responses_lib
@@ -10,6 +11,7 @@ from django.db.models.signals import post_save
 from smsapp.models import Message
 from smsapp.roles import ADMINISTRATORS, AGENTS
 from smsapp.twilio_gateway import client as twilio_client
+from tests.production import manage, production_env
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +58,16 @@ def run_jobs(db):
     from smsapp.worker import work
 
     return work
+
+
+@pytest.fixture(scope="session")
+def collected_static(tmp_path_factory) -> Path:
+    """A STATIC_ROOT filled by `manage.py collectstatic` with the production settings."""
+    folder = tmp_path_factory.mktemp("collected")
+    env = production_env(folder)
+    result = manage("collectstatic", "--no-input", "-v0", env=env)
+    assert result.returncode == 0, result.stderr
+    return Path(env["STATIC_ROOT"])
 
 
 # --- no patient data in the logs ---------------------------------------------------------
