@@ -196,6 +196,13 @@ if PUBLIC_BASE_URL.startswith("https://"):
     CSRF_COOKIE_SECURE = True
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# HTTPS only. Off by default: HSTS makes browsers refuse plain http to this host for
+# SECURE_HSTS_SECONDS, and a redirect needs the proxy's X-Forwarded-Proto to be trusted.
+# deploy/.env.example turns them on for production (manage.py check --deploy is clean).
+SECURE_HSTS_SECONDS = _number("SECURE_HSTS_SECONDS", 0, int)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = _bool("SECURE_HSTS_PRELOAD", False)
+SECURE_SSL_REDIRECT = _bool("SECURE_SSL_REDIRECT", False)
 # Health checks come from load balancers and monitors on the private network, over http;
 # the sandbox's stand-in for Twilio is called by this same app at SANDBOX_BASE_URL.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^sandbox/"]

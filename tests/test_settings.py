@@ -59,6 +59,11 @@ def test_a_good_environment_starts_without_twilio_credentials():
         ("TWILIO_VALIDATE_WEBHOOKS", "sometimes", "TWILIO_VALIDATE_WEBHOOKS must be true or"),
         ("PUBLIC_BASE_URL", "sms.example.org", "PUBLIC_BASE_URL must be a full URL"),
         ("SECRET_KEY", "", "SECRET_KEY is not set"),
+        ("LOG_FORMAT", "xml", "LOG_FORMAT must be plain or json (got 'xml')"),
+        ("LOG_LEVEL", "LOUD", "LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR"),
+        ("SECURE_SSL_REDIRECT", "always", "SECURE_SSL_REDIRECT must be true or false"),
+        ("SECURE_HSTS_SECONDS", "1 year", "SECURE_HSTS_SECONDS must be a whole number"),
+        ("QUEUE_WORKER_STALE_SECONDS", "0", "QUEUE_WORKER_STALE_SECONDS must be greater than 0"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(variable, value, words):
