@@ -73,6 +73,12 @@ def test_a_traceback_is_masked_too(written):
     assert "+14155550123" not in lines
 
 
+def test_a_line_whose_arguments_do_not_fit_is_written_without_them(written):
+    logging.getLogger("smsapp.test").warning("Sent %s to %s", "+14155550123")
+
+    assert "Sent %s to %s (its arguments did not fit this format)" in written()
+
+
 def test_each_request_gets_an_id_sent_back_and_on_its_lines(client, written):
     first = client.get("/no-such-page")
     second = client.get("/no-such-page")

@@ -71,7 +71,11 @@ class MaskPhoneNumbers(logging.Filter):
     `django.request` and `django.server`, gunicorn's access log)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = mask_phone_numbers(record.getMessage())
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit the format: keep the format only
+            message = f"{record.msg} (its arguments did not fit this format)"
+        record.msg = mask_phone_numbers(message)
         record.args = None
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
