@@ -64,13 +64,13 @@ def _twilio() -> str:
 
 
 def readiness() -> dict[str, str]:
-    """Each part, "ok" or a sentence saying what is wrong and what to do. When the
-    database does not answer, the parts that need it are not looked at."""
-    parts = {}
+    """Each part, "ok" or a sentence saying what is wrong and what to do. The worker is
+    looked at once the migrations are applied (its table may not exist before), and
+    nothing that needs the database when it does not answer."""
     try:
-        parts["migrations"] = _migrations()
-        parts["worker"] = _worker()
-        parts = {"database": OK, **parts}
+        parts = {"database": OK, "migrations": _migrations()}
+        if parts["migrations"] == OK:
+            parts["worker"] = _worker()
     except DatabaseError as error:
         parts = {
             "database": f"The database does not answer ({type(error).__name__}): check "
