@@ -31,15 +31,17 @@ wsgi_app = "project.wsgi:application"
 chdir = str(ROOT)
 bind = ["127.0.0.1:8000"]  # behind the proxy on the same machine; --bind to change
 
-# Threads, not only processes: a request may wait on Twilio (each call is bounded by
-# TWILIO_TIMEOUT and its retries, about 15 s at worst), and in sandbox mode the stand-in
-# for Twilio is served by these same processes. WEB_CONCURRENCY is gunicorn's own
-# variable for the number of processes.
+# Threads, not only processes: a request may wait on Twilio (the app bounds each call,
+# retries included, at about 15 s: TWILIO_DEADLINE), and in sandbox mode the stand-in for
+# Twilio is served by these same processes. WEB_CONCURRENCY is gunicorn's own variable
+# for the number of processes.
 worker_class = "gthread"
 workers = int(os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) + 1))
 threads = 4
-# Twice the slowest request (a send that waits out Twilio's retries); syncs run as jobs in
-# `manage.py work`, not in a request. The proxy waits longer (deploy/nginx.conf: 60 s).
+# With threads, how long a process may stop answering its master (a stuck main loop)
+# before it is replaced. It does not cut a request short: the app bounds its own waits
+# (Twilio at about 15 s; syncs run as jobs in `manage.py work`), and the proxy gives up
+# on a request after 60 s (deploy/nginx.conf).
 timeout = 30
 graceful_timeout = 30  # SIGTERM: finish the requests in flight, then exit
 keepalive = 5  # seconds idle; longer than nginx's upstream keepalive_timeout (4 s)
