@@ -199,6 +199,8 @@ TWILIO_API_KEY = env.str("TWILIO_API_KEY", default="")
 TWILIO_API_SECRET = env.str("TWILIO_API_SECRET", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_TIMEOUT = _number("TWILIO_TIMEOUT", 10.0, positive=True)
+# Seconds one call to Twilio may take in all, retries included (smsapp/twilio_gateway/calls.py).
+TWILIO_DEADLINE = _number("TWILIO_DEADLINE", 15.0, positive=True)
 TWILIO_MAX_RETRIES = _number("TWILIO_MAX_RETRIES", 3, int)
 TWILIO_RETRY_BACKOFF = _number("TWILIO_RETRY_BACKOFF", 0.5)
 TWILIO_MEDIA_MAX_BYTES = _number("TWILIO_MEDIA_MAX_BYTES", 5 * 1024 * 1024, int, positive=True)

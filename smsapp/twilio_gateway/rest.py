@@ -16,7 +16,7 @@ from django.conf import settings
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest.api.v2010.account.message import MessageInstance
 
-from smsapp.twilio_gateway.calls import TwilioError, as_int, call
+from smsapp.twilio_gateway.calls import TwilioError, as_int, attempt_timeout, call
 from smsapp.twilio_gateway.client import client, credentials, media_session
 from smsapp.twilio_gateway.constants import API_BASE, API_VERSION, MAX_MEDIA, MAX_PAGE_SIZE
 
@@ -218,7 +218,7 @@ def download_media(message_sid: str, media_sid: str) -> tuple[bytes, str]:
 
     def fetch() -> tuple[bytes, str]:
         with media_session().get(
-            url, auth=credentials(), timeout=settings.TWILIO_TIMEOUT, stream=True
+            url, auth=credentials(), timeout=attempt_timeout(settings.TWILIO_TIMEOUT), stream=True
         ) as response:
             if response.status_code >= 400:
                 raise TwilioRestException(response.status_code, url, "media download failed")
