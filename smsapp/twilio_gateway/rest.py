@@ -6,6 +6,7 @@ is a TwilioError (smsapp.twilio_gateway.calls).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
@@ -23,10 +24,25 @@ from smsapp.twilio_gateway.constants import API_BASE, API_VERSION, MAX_MEDIA, MA
 # --- plain records ------------------------------------------------------------------------
 
 
+_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
+
+
+def _sid(value: Any, what: str) -> str:
+    """The SID of a record Twilio answered with. A record without one cannot be mirrored
+    or named to anyone, so it is a failed call (502), never an answer with no SID."""
+    if not isinstance(value, str) or not _SID.fullmatch(value):
+        raise TwilioError(
+            f"Twilio answered with a {what} that has no valid SID, so this app cannot tell "
+            "what Twilio did; check the Twilio console (or the log after the next sync) "
+            "before trying again."
+        )
+    return value
+
+
 def _phone_record(p: Any) -> dict[str, Any]:
     caps = p.capabilities or {}
     return {
-        "sid": p.sid,
+        "sid": _sid(p.sid, "phone number"),
         "phone_number": p.phone_number or "",
         "friendly_name": p.friendly_name or "",
         "sms": bool(caps.get("sms")),
@@ -65,7 +81,7 @@ def message_record(m: dict[str, Any] | MessageInstance) -> dict[str, Any]:
     the mapping), or from the SDK's instance that fetch and create return."""
     get = m.get if isinstance(m, dict) else (lambda name: getattr(m, _ATTRIBUTES.get(name, name)))
     return {
-        "sid": get("sid"),
+        "sid": _sid(get("sid"), "message"),
         "account_sid": get("account_sid") or "",
         "messaging_service_sid": get("messaging_service_sid") or "",
         "direction": get("direction") or "",
