@@ -7,6 +7,8 @@ failing at the first request.
 
 import logging
 import math
+import secrets
+import warnings
 from pathlib import Path
 
 import environ
@@ -63,7 +65,14 @@ if not SECRET_KEY:
             "SECRET_KEY is not set. Put a long random value in the environment or in .env "
             "(`make run` writes one for you)."
         )
-    SECRET_KEY = "django-insecure-development-only"  # noqa: S105 - DEBUG only
+    # Never a fixed key: anyone could forge API tokens and sandbox webhooks with it.
+    SECRET_KEY = secrets.token_urlsafe(50)
+    warnings.warn(
+        "SECRET_KEY is not set: this process uses a random key of its own, so sign-ins and "
+        "API tokens end when it restarts (and another process, such as the task worker, "
+        "cannot check them). Set SECRET_KEY in .env.",
+        stacklevel=1,
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -189,6 +198,12 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 if PUBLIC_BASE_URL.startswith("https://"):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+
+# How many proxies in front of the app to trust (0: clients connect to it directly). Only
+# then are their X-Forwarded-Proto (https) and X-Forwarded-For (the client's address, in
+# logs) believed: without a proxy, any client could send them.
+BEHIND_PROXY = _number("BEHIND_PROXY", 0, int)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Twilio ------------------------------------------------------------------------------

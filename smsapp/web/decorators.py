@@ -20,6 +20,7 @@ from django.views.decorators.http import require_http_methods
 
 from smsapp import twilio_gateway
 from smsapp.lib import launch
+from smsapp.lib.client_ip import client_ip
 from smsapp.lib.errors import InvalidInput, NotFound
 from smsapp.twilio_gateway import TwilioError
 
@@ -235,7 +236,7 @@ def _refuse(request: HttpRequest, reason: str) -> HttpResponse:
     logger.warning(
         "Refused Twilio webhook %s from %s: %s",
         request.path,
-        request.META.get("HTTP_X_FORWARDED_FOR") or request.META.get("REMOTE_ADDR", "?"),
+        client_ip(request.META, trusted_proxies=settings.BEHIND_PROXY),
         reason,
     )
     return json_error("This request is not signed by Twilio for this account.", 403)
