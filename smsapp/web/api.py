@@ -14,7 +14,7 @@ from django.db import DatabaseError
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_cache_control
+from django.utils.cache import add_never_cache_headers
 
 from smsapp.lib import validation
 from smsapp.lib.errors import InvalidInput
@@ -86,20 +86,22 @@ def message(request: HttpRequest, message_sid: str) -> JsonResponse:
 
 @api_view("GET")
 def medias(request: HttpRequest, message_sid: str, media_sid: str | None = None) -> HttpResponse:
-    """A media item's bytes. Served as a download unless it is an image, sound or video a
-    browser cannot run (never HTML or SVG inline from our origin), with nosniff so the
-    browser keeps to the declared type."""
+    """A media item's bytes: a raster image, sound or video inline with its own type;
+    anything else (SVG, HTML, JavaScript, PDF, unknown) as an octet-stream download. With
+    nosniff and a sandboxing policy, no attachment can run in our origin."""
     item = media.find_media(message_sid=message_sid, media_sid=media_sid)
     content, content_type = media.media_content(item)
-    inline = media.shows_inline(content_type)
-    filename = f"{item.sid}{media.extension(content_type)}"
+    served = media.served_type(content_type)
     response = FileResponse(
-        content, content_type=content_type, as_attachment=not inline, filename=filename
+        content,
+        content_type=served,
+        as_attachment=not media.shows_inline(content_type),
+        filename=f"{item.sid}{media.extension(content_type)}",
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    # A media item never changes; patient data stays out of shared caches.
-    patch_cache_control(response, private=True, max_age=86400)
+    # Patients' pictures must not stay in the browser's cache of a shared computer.
+    add_never_cache_headers(response)
     return response
 
 

@@ -240,12 +240,14 @@ export function enc(value) {
 }
 
 /** Give a media URL to `apply`. With a Canvas token there are no cookies, so <img src>
-    could not authenticate: the bytes are fetched with the token and shown from a blob: URL. */
-export function setSource(url, apply) {
+    could not authenticate: the bytes are fetched with the token and shown from a blob: URL.
+    `download`: bytes only ever saved, never opened, so their blob is typed as bytes too. */
+export function setSource(url, apply, download) {
   if (!auth.token) return apply(url);
   request(url, "GET", undefined, true)
     .then(function (blob) {
-      apply(URL.createObjectURL(blob));
+      const bytes = download ? new Blob([blob], { type: "application/octet-stream" }) : blob;
+      apply(URL.createObjectURL(bytes));
     })
     .catch(function () {
       /* the item stays without a source; its label still says what it was */

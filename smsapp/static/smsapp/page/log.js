@@ -3,9 +3,9 @@
 
 import {
   $, api, chip, clear, el, enc, errorInWords, FINAL, fieldError, noNumbersSentence,
-  numbers, onNumbersChanged, patientNumber, phoneLabel, plural, request, say, setSource,
-  timeNode,
+  numbers, onNumbersChanged, patientNumber, phoneLabel, plural, request, say, timeNode,
 } from "./core.js";
+import { addThumbnails, mediaNode } from "./media.js";
 import { compactNumber, e164Problem, formatNumber } from "./sms.js";
 
 const PAGE_SIZE = 30;
@@ -201,26 +201,6 @@ function renderItem(m) {
   return el("li", { cls: conversation ? (ours ? "out" : "in") : "", attrs: { "data-sid": m.sid } }, [button]);
 }
 
-/** Pictures of an MMS as small thumbnails in its bubble, like a phone's messaging app
-    (the list gives only a count, so the message's media list is read once). Selecting
-    the bubble shows them full size in the detail. */
-function addThumbnails(sid, holder) {
-  api("message/" + enc(sid))
-    .then(function (r) {
-      (r.data.media || []).forEach(function (item, i, all) {
-        if (String(item.contentType || "").indexOf("image/") !== 0) return;
-        const img = el("img", { cls: "thumb-sm", attrs: { alt: "Image " + (i + 1) + " of " + all.length, loading: "lazy" } });
-        setSource(item.url, function (src) {
-          img.src = src;
-        });
-        holder.appendChild(img);
-      });
-    })
-    .catch(function () {
-      /* the bubble still says how many attachments there are */
-    });
-}
-
 // ---- message detail ------------------------------------------------------------------
 
 function markSelected(sid) {
@@ -292,33 +272,6 @@ function renderDetail(m) {
   del.hidden = false;
   del.disabled = false;
   del.setAttribute("data-sid", m.sid);
-}
-
-/** One media item: images as images (opening full size), video and audio with players,
-    anything else as a download link. */
-function mediaNode(item, index, count) {
-  const type = String(item.contentType || "").toLowerCase();
-  const what = "Attachment " + (index + 1) + " of " + count + " (" + (type || "unknown type") + ")";
-  let node;
-  if (type.indexOf("image/") === 0) {
-    const img = el("img", { attrs: { alt: "Image: " + what, loading: "lazy" } });
-    node = el("a", { cls: "thumb", attrs: { target: "_blank", rel: "noopener" } }, [img]);
-    setSource(item.url, function (src) {
-      img.src = src;
-      node.href = src;
-    });
-  } else if (type.indexOf("video/") === 0 || type.indexOf("audio/") === 0) {
-    node = el(type.indexOf("video/") === 0 ? "video" : "audio", { attrs: { controls: "", preload: "metadata", "aria-label": what } });
-    setSource(item.url, function (src) {
-      node.src = src;
-    });
-  } else {
-    node = el("a", { cls: "download", text: "Download " + what, attrs: { download: item.sid || "" } });
-    setSource(item.url, function (src) {
-      node.href = src;
-    });
-  }
-  return node;
 }
 
 function deleteSelected() {
