@@ -169,7 +169,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+# The app's own sign-in page: agents are not staff of the admin site, whose login refuses them.
+LOGIN_URL = "smsapp:login"
+LOGIN_REDIRECT_URL = "smsapp:page"
+LOGOUT_REDIRECT_URL = "smsapp:login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")

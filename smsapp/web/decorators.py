@@ -28,10 +28,13 @@ logger = logging.getLogger(__name__)
 View = Callable[..., HttpResponse]
 
 
-def json_error(information: str, status: int, fields: dict[str, str] | None = None) -> JsonResponse:
+def json_error(
+    information: str, status: int, fields: dict[str, str] | None = None, **extra: object
+) -> JsonResponse:
     """The API's only error shape: `information` (the original plugin's key, one sentence a
-    person can act on) and, for invalid input, `fields` ({name: sentence})."""
-    payload: dict[str, object] = {"information": information}
+    person can act on) and, for invalid input, `fields` ({name: sentence}); `extra` keys
+    where a route documents more."""
+    payload: dict[str, object] = {"information": information, **extra}
     if fields:
         payload["fields"] = fields
     return JsonResponse(payload, status=status)

@@ -2,7 +2,7 @@
    one number; the selected message's details, its media, and deleting it. */
 
 import {
-  $, api, chip, clear, el, enc, errorInWords, FINAL, fieldError, noNumbersSentence,
+  $, api, chip, clear, el, enc, errorInWords, FINAL, fieldError, may, noNumbersSentence,
   numbers, onNumbersChanged, patientNumber, phoneLabel, plural, request, say, timeNode,
 } from "./core.js";
 import { addThumbnails, mediaNode } from "./media.js";
@@ -48,10 +48,11 @@ function logUrl() {
 
 function emptySentence() {
   const ours = formatNumber(state.number);
+  const sendHint = may("smsapp.send_message") ? " Send the first one from Send." : "";
   if (state.view === "conversation") {
-    return "No messages with " + formatNumber(state.counterpart) + " yet. Send the first one from Send.";
+    return "No messages with " + formatNumber(state.counterpart) + " yet." + sendHint;
   }
-  if (state.view === "from") return "Nothing sent from " + ours + " yet. Send the first one from Send.";
+  if (state.view === "from") return "Nothing sent from " + ours + " yet." + sendHint;
   return "Nothing received by " + ours + " yet. Messages patients send to it appear here.";
 }
 
@@ -216,7 +217,7 @@ function openDetail(sid) {
   const panel = $("log-detail");
   panel.hidden = false;
   clear($("detail-body"));
-  $("detail-delete").hidden = true;
+  if ($("detail-delete")) $("detail-delete").hidden = true;
   say($("detail-state"), "Loading the message…");
   panel.focus({ preventScroll: true });
   panel.scrollIntoView({ block: "nearest" });
@@ -268,7 +269,8 @@ function renderDetail(m) {
   }
   body.appendChild(dl);
 
-  const del = $("detail-delete");
+  const del = $("detail-delete"); // absent when the role may not delete (main.js)
+  if (!del) return;
   del.hidden = false;
   del.disabled = false;
   del.setAttribute("data-sid", m.sid);
@@ -328,7 +330,7 @@ export function start() {
   $("log-older").addEventListener("click", loadOlder);
   $("log-older-top").addEventListener("click", loadOlder);
   $("detail-close").addEventListener("click", closeDetail);
-  $("detail-delete").addEventListener("click", deleteSelected);
+  if ($("detail-delete")) $("detail-delete").addEventListener("click", deleteSelected);
   $("log-detail").addEventListener("keydown", function (event) {
     if (event.key === "Escape") closeDetail();
   });
