@@ -258,6 +258,11 @@ if CANVAS_LAUNCH_KEY and len(CANVAS_LAUNCH_KEY) < 32:
 CANVAS_ORIGIN = _base_url("CANVAS_ORIGIN")
 # The role (smsapp.roles) a Canvas user gets on their first launch.
 CANVAS_DEFAULT_GROUP = env.str("CANVAS_DEFAULT_GROUP", default="SMS agents")
+# What a session opened from a chart reaches: `clinic`, every conversation (Canvas staff
+# may open any chart), or `patient`, only the launched patient's (smsapp/web/scope.py).
+EMBED_SCOPE = env.str("EMBED_SCOPE", default="clinic").strip().lower()
+if EMBED_SCOPE not in ("clinic", "patient"):
+    raise ImproperlyConfigured(f"EMBED_SCOPE must be clinic or patient (got {EMBED_SCOPE!r}).")
 
 LOGGING = {
     "version": 1,

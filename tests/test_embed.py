@@ -150,6 +150,7 @@ def test_a_launch_gives_an_api_token_and_the_session_of_the_patient():
     assert body["session"] == {
         "userName": f"canvas-{STAFF_ID}",
         "patientPhone": PATIENT,
+        "scope": "clinic",
         "may": {
             "smsapp.send_message": True,
             "smsapp.change_phone": False,

@@ -264,6 +264,7 @@ def test_the_page_tells_the_script_who_is_signed_in_and_what_their_role_allows(a
     session = _config(agent_client.get(reverse("smsapp:page")))["session"]
 
     assert session["userName"] == "agent"
+    assert session["scope"] == "clinic"
     assert session["may"] == {
         "smsapp.send_message": True,
         "smsapp.change_phone": False,

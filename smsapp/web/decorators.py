@@ -21,8 +21,9 @@ from django.views.decorators.http import require_http_methods
 from smsapp import twilio_gateway
 from smsapp.lib import launch
 from smsapp.lib.client_ip import client_ip
-from smsapp.lib.errors import InvalidInput, NotFound
+from smsapp.lib.errors import Forbidden, InvalidInput, NotFound
 from smsapp.twilio_gateway import TwilioError
+from smsapp.web.scope import OUT_OF_SCOPE, limited_to
 
 logger = logging.getLogger(__name__)
 View = Callable[..., HttpResponse]
@@ -141,11 +142,19 @@ def _cross_site(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
-def api_view(*methods: str, perm: str | None = "smsapp.view_message") -> Callable[[View], View]:
+def api_view(
+    *methods: str, perm: str | None = "smsapp.view_message", scope: str = "clinic"
+) -> Callable[[View], View]:
     """A JSON API view: the CSRF rules, a signed-in user holding `perm` (None: any signed-in
     user), the methods it answers (405 JSON otherwise), and the one place where the
-    domain's refusals become the API's error shape, never a 500."""
+    domain's refusals become the API's error shape, never a 500.
+
+    `scope` says what the route reaches (smsapp.web.scope): "clinic", beyond one
+    patient's conversation, so a session limited to a patient is refused; "patient", the
+    view checks the numbers it is asked about; "any", nothing of any patient's."""
     allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
+    if scope not in ("clinic", "patient", "any"):
+        raise ValueError(f"api_view scope must be clinic, patient or any, not {scope!r}")
 
     def decorate(view: View) -> View:
         @csrf_exempt  # replaced by _cross_site, which the original plugin's page passes
@@ -156,6 +165,8 @@ def api_view(*methods: str, perm: str | None = "smsapp.view_message") -> Callabl
                 return refused
             if perm is not None and not may(request.user, perm):
                 return _forbidden(perm)
+            if scope == "clinic" and limited_to(request) is not None:
+                return json_error(OUT_OF_SCOPE, 403)
             if request.method not in allowed:
                 response = json_error(f"This route answers {' or '.join(methods)} only.", 405)
                 response["Allow"] = ", ".join(sorted(allowed))
@@ -164,6 +175,8 @@ def api_view(*methods: str, perm: str | None = "smsapp.view_message") -> Callabl
                 return view(request, *args, **kwargs)
             except InvalidInput as problem:
                 return json_error(problem.information, 400, problem.fields)
+            except Forbidden as problem:
+                return json_error(str(problem), 403)
             except NotFound as problem:
                 return json_error(str(problem), 404)
             except TwilioError as error:  # TwilioNotConfigured included: 503

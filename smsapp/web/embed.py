@@ -217,13 +217,13 @@ def _launch(request: HttpRequest) -> JsonResponse:
         patient_id=claims.patient_id,
         patient_phone=claims.patient_phone,
     )
-    session = session_config(user, patient_phone=claims.patient_phone)
+    session = session_config(user, patient_phone=claims.patient_phone, scope=settings.EMBED_SCOPE)
     return JsonResponse(
         {"token": api_token, "expiresIn": launch.API_TOKEN_LIFETIME, "session": session}
     )
 
 
-@api_view("POST", perm=None)
+@api_view("POST", perm=None, scope="any")
 def embed_renew(request: HttpRequest) -> JsonResponse:
     """A fresh API token for the embedded page, in exchange for a valid one, and the
     session's facts as the launch answers them (the page renews when it is reloaded, so
@@ -238,5 +238,7 @@ def embed_renew(request: HttpRequest) -> JsonResponse:
         )
     except launch.TokenError as refused:
         return json_error(refused.message, 401)
-    session = session_config(request.user, patient_phone=request.api_token.patient_phone)
+    session = session_config(
+        request.user, patient_phone=request.api_token.patient_phone, scope=settings.EMBED_SCOPE
+    )
     return JsonResponse({"token": token, "expiresIn": lifetime, "session": session})

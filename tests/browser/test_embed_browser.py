@@ -189,3 +189,20 @@ def test_a_reused_launch_shows_the_refusal_in_the_pane_and_no_data(chart, screen
     finally:
         other.close()
 
+
+def test_limited_to_the_patient_the_pane_offers_only_their_conversation(
+    chart, settings, twilio, screenshots
+):
+    settings.EMBED_SCOPE = "patient"
+    _conversation()
+
+    for width in (420, 1280):
+        page, frame = chart(launch_token(phone=PATIENT), width=width)
+        expect(frame.locator("#log-list li")).to_have_count(1)
+        expect(frame.locator("#log-view")).to_be_hidden()  # no other view to choose
+        expect(frame.locator("#log-counterpart")).to_be_hidden()
+        frame.locator("#tab-send").click()
+        expect(frame.locator("#send-to")).to_have_value(PATIENT)
+        expect(frame.locator("#send-to")).to_have_js_property("readOnly", True)
+        frame.locator("#tab-log").click()
+        page.screenshot(path=screenshots / f"embed-patient-only-{width}.png", full_page=True)

@@ -305,6 +305,11 @@ export function may(perm) {
   return Boolean(cfg.session && cfg.session.may && cfg.session.may[perm]);
 }
 
+/** True when this session reaches only the patient it was opened for (EMBED_SCOPE). */
+export function patientOnly() {
+  return Boolean(cfg.session && cfg.session.scope === "patient");
+}
+
 /** The patient the page was opened for (?patient= or a Canvas launch), or "". */
 export function patientNumber() {
   const phone = cfg.session ? cfg.session.patientPhone : "";

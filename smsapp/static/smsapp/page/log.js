@@ -3,7 +3,8 @@
 
 import {
   $, api, chip, clear, el, enc, errorInWords, FINAL, fieldError, may, noNumbersSentence,
-  numbers, onNumbersChanged, patientNumber, phoneLabel, plural, request, say, timeNode,
+  numbers, onNumbersChanged, patientNumber, patientOnly, phoneLabel, plural, request, say,
+  timeNode,
 } from "./core.js";
 import { addThumbnails, mediaNode } from "./media.js";
 import { compactNumber, e164Problem, formatNumber } from "./sms.js";
@@ -60,7 +61,7 @@ function emptySentence() {
 export function showLog() {
   state.number = $("log-number").value;
   state.view = $("log-view").value;
-  $("log-counterpart-field").hidden = state.view !== "conversation";
+  $("log-counterpart-field").hidden = state.view !== "conversation" || patientOnly();
   const seq = ++state.seq;
   state.items = [];
   state.next = null;
@@ -77,7 +78,7 @@ export function showLog() {
     if (problem) {
       const typed = $("log-counterpart").value.trim();
       fieldError($("log-counterpart"), $("log-counterpart-error"), typed ? problem : "");
-      say($("log-state"), "Enter the other person’s number to see your conversation with them.");
+      say($("log-state"), patientOnly() ? "The chart has no mobile number for this patient, so there is no conversation to show." : "Enter the other person’s number to see your conversation with them.");
       return;
     }
     fieldError($("log-counterpart"), $("log-counterpart-error"), "");
@@ -340,5 +341,11 @@ export function start() {
   if (patient) {
     $("log-counterpart").value = patient;
     $("log-view").value = "conversation";
+  }
+  // A session that reaches only this patient (EMBED_SCOPE=patient): only that conversation.
+  if (patientOnly()) {
+    $("log-view").value = "conversation";
+    $("log-view").parentNode.hidden = true;
+    $("log-counterpart-field").hidden = true;
   }
 }
