@@ -14,7 +14,6 @@ from django.db import DatabaseError
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import add_never_cache_headers
 
 from smsapp.lib import validation
 from smsapp.lib.errors import InvalidInput
@@ -104,8 +103,6 @@ def medias(request: HttpRequest, message_sid: str, media_sid: str | None = None)
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    # Patients' pictures must not stay in the browser's cache of a shared computer.
-    add_never_cache_headers(response)
     return response
 
 

@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -151,7 +152,10 @@ def api_view(
 
     `scope` says what the route reaches (smsapp.web.scope): "clinic", beyond one
     patient's conversation, so a session limited to a patient is refused; "patient", the
-    view checks the numbers it is asked about; "any", nothing of any patient's."""
+    view checks the numbers it is asked about; "any", nothing of any patient's.
+
+    Every answer is `no-store`: they hold patients' messages, numbers and pictures, which
+    must not stay in the browser's cache on a shared front-desk computer."""
     allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
     if scope not in ("clinic", "patient", "any"):
         raise ValueError(f"api_view scope must be clinic, patient or any, not {scope!r}")
@@ -160,6 +164,11 @@ def api_view(
         @csrf_exempt  # replaced by _cross_site, which the original plugin's page passes
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            response = _answer(request, *args, **kwargs)
+            add_never_cache_headers(response)
+            return response
+
+        def _answer(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             refused = _cross_site(request) or _signed_in(request)
             if refused is not None:
                 return refused
