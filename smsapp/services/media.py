@@ -22,7 +22,7 @@ from smsapp.services.mirror import save_media
 # Types a browser shows inline from our origin and can never run: raster images, sound
 # and video. Everything else (text/html, image/svg+xml with its scripts, JavaScript,
 # PDFs, types nobody knows) is served as bytes to download, so a patient's attachment can
-# never become a document or a script in the app's origin. The page (log.js) keeps the
+# never become a document or a script in the app's origin. The page (media.js) keeps the
 # same list.
 _INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 _INLINE_PREFIXES = ("audio/", "video/")

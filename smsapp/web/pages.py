@@ -71,7 +71,9 @@ def session_config(
     }
 
 
-def render_page(request: HttpRequest, *, patient_phone: str = "", embed: bool = False):
+def render_page(
+    request: HttpRequest, *, patient_phone: str = "", embed: bool = False
+) -> HttpResponse:
     """The page: for the signed-in user of `request` (the "/" view), or, with `embed`, the
     shell the Canvas embed opens, which knows no user until its script has traded the
     launch token (it carries no token and no data)."""
