@@ -156,3 +156,11 @@ def test_a_session_signed_in_with_a_cookie_is_never_limited(agent_client):
 
     assert agent_client.get(f"{API}message/{theirs.sid}").status_code == 200
     assert agent_client.get(f"{API}message_list/{US}/to").status_code == 200
+
+
+def test_the_sandbox_simulates_only_the_patients_texts(limited, settings):
+    settings.TWILIO_SANDBOX = True
+
+    response = limited("post", "sandbox/inbound", {"from": OTHER, "to": US, "body": "hello"})
+
+    _refused(response)
