@@ -7,6 +7,8 @@ failing at the first request.
 
 import logging
 import math
+import secrets
+import warnings
 from pathlib import Path
 
 import environ
@@ -65,7 +67,14 @@ if not SECRET_KEY:
             "SECRET_KEY is not set. Put a long random value in the environment or in .env "
             "(`make run` writes one for you)."
         )
-    SECRET_KEY = "django-insecure-development-only"  # noqa: S105 - DEBUG only
+    # Never a fixed key: anyone could forge API tokens and sandbox webhooks with it.
+    SECRET_KEY = secrets.token_urlsafe(50)
+    warnings.warn(
+        "SECRET_KEY is not set: this process uses a random key of its own, so sign-ins and "
+        "API tokens end when it restarts (and another process, such as the task worker, "
+        "cannot check them). Set SECRET_KEY in .env.",
+        stacklevel=1,
+    )
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -165,7 +174,10 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "admin:login"
+# The app's own sign-in page: agents are not staff of the admin site, whose login refuses them.
+LOGIN_URL = "smsapp:login"
+LOGIN_REDIRECT_URL = "smsapp:page"
+LOGOUT_REDIRECT_URL = "smsapp:login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -194,6 +206,12 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 if PUBLIC_BASE_URL.startswith("https://"):
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+
+# How many proxies in front of the app to trust (0: clients connect to it directly). Only
+# then are their X-Forwarded-Proto (https) and X-Forwarded-For (the client's address, in
+# logs) believed: without a proxy, any client could send them.
+BEHIND_PROXY = _number("BEHIND_PROXY", 0, int)
+if BEHIND_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # HTTPS only. Off by default: HSTS makes browsers refuse plain http to this host for
@@ -215,6 +233,8 @@ TWILIO_API_KEY = env.str("TWILIO_API_KEY", default="")
 TWILIO_API_SECRET = env.str("TWILIO_API_SECRET", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
 TWILIO_TIMEOUT = _number("TWILIO_TIMEOUT", 10.0, positive=True)
+# Seconds one call to Twilio may take in all, retries included (smsapp/twilio_gateway/calls.py).
+TWILIO_DEADLINE = _number("TWILIO_DEADLINE", 15.0, positive=True)
 TWILIO_MAX_RETRIES = _number("TWILIO_MAX_RETRIES", 3, int)
 TWILIO_RETRY_BACKOFF = _number("TWILIO_RETRY_BACKOFF", 0.5)
 TWILIO_MEDIA_MAX_BYTES = _number("TWILIO_MEDIA_MAX_BYTES", 5 * 1024 * 1024, int, positive=True)
@@ -257,6 +277,11 @@ if CANVAS_LAUNCH_KEY and len(CANVAS_LAUNCH_KEY) < 32:
 CANVAS_ORIGIN = _base_url("CANVAS_ORIGIN")
 # The role (smsapp.roles) a Canvas user gets on their first launch.
 CANVAS_DEFAULT_GROUP = env.str("CANVAS_DEFAULT_GROUP", default="SMS agents")
+# What a session opened from a chart reaches: `clinic`, every conversation (Canvas staff
+# may open any chart), or `patient`, only the launched patient's (smsapp/web/scope.py).
+EMBED_SCOPE = env.str("EMBED_SCOPE", default="clinic").strip().lower()
+if EMBED_SCOPE not in ("clinic", "patient"):
+    raise ImproperlyConfigured(f"EMBED_SCOPE must be clinic or patient (got {EMBED_SCOPE!r}).")
 
 # One line per record, phone numbers masked, with the request id; LOG_FORMAT=json gives
 # one JSON object per line for log collectors (smsapp/lib/logs.py).

@@ -10,17 +10,20 @@ from django.db.models.signals import post_save
 
 from smsapp.models import Message
 from smsapp.roles import ADMINISTRATORS, AGENTS
+from smsapp.twilio_gateway import calls
 from smsapp.twilio_gateway import client as twilio_client
 from tests.production import manage, production_env
 
 
 @pytest.fixture(autouse=True)
 def _fresh_twilio_client():
-    """The gateway caches its client per credentials; tests that change settings must not
-    see a client built for other ones."""
+    """The gateway caches its client per credentials, and its circuit breaker counts
+    timeouts per process: no test may see what another one left behind."""
     twilio_client._client.cache_clear()
+    calls.breaker.reset()
     yield
     twilio_client._client.cache_clear()
+    calls.breaker.reset()
 
 
 @pytest.fixture

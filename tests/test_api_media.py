@@ -142,29 +142,63 @@ def test_missing_media_metadata_is_read_from_twilio_once(staff_client, mocked_tw
 
 
 @pytest.mark.parametrize(
-    ("content_type", "disposition"),
-    [
-        ("image/jpeg", "inline"),
-        ("audio/amr", "inline"),
-        ("video/mp4", "inline"),
-        ("image/svg+xml", "attachment"),
-        ("text/html", "attachment"),
-        ("application/pdf", "attachment"),
-        ("text/vcard", "attachment"),
-    ],
+    "content_type",
+    ["image/jpeg", "image/png", "image/gif", "image/webp", "audio/amr", "video/mp4"],
 )
-def test_only_images_sound_and_video_show_inline(
-    staff_client, mocked_twilio, content_type, disposition
+def test_raster_images_sound_and_video_are_served_inline_with_their_type(
+    staff_client, mocked_twilio, content_type
 ):
     item = MediaFactory(content_type=content_type)
-    _bytes_on_twilio(mocked_twilio, item, b"<script>alert(1)</script>", content_type)
+    _bytes_on_twilio(mocked_twilio, item, b"bytes", content_type)
 
     response = staff_client.get(f"{API}medias/{item.message.sid}/{item.sid}")
 
     assert response["Content-Type"] == content_type
-    assert response["Content-Disposition"].split(";")[0] == disposition
+    assert response["Content-Disposition"].split(";")[0] == "inline"
     assert response["X-Content-Type-Options"] == "nosniff"
-    assert "sandbox" in response["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "image/svg+xml",
+        "text/html",
+        "application/javascript",
+        "text/javascript",
+        "application/pdf",
+        "text/vcard",
+        "image/bmp",
+        "application/x-unknown-kind",
+        "",
+    ],
+)
+def test_everything_else_is_served_as_bytes_to_download_that_cannot_run(
+    staff_client, mocked_twilio, content_type
+):
+    """Content-Disposition alone does not stop a <script src> or an SVG's <script href>
+    from running an attachment served as JavaScript: the type itself must not be
+    runnable, and nosniff keeps the browser from guessing one."""
+    item = MediaFactory(content_type=content_type)
+    _bytes_on_twilio(mocked_twilio, item, b"<script>alert(1)</script>", content_type or "")
+
+    response = staff_client.get(f"{API}medias/{item.message.sid}/{item.sid}")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["Content-Disposition"].startswith(f'attachment; filename="{item.sid}')
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"] == "default-src 'none'; sandbox"
+
+
+def test_media_answers_are_never_cached(staff_client, mocked_twilio, mms):
+    """Patients' pictures must not stay in the browser's cache of a shared computer."""
+    message, first, _ = mms
+    _bytes_on_twilio(mocked_twilio, first, JPEG, "image/jpeg")
+
+    response = staff_client.get(f"{API}medias/{message.sid}")
+
+    assert "no-store" in response["Cache-Control"]
+    assert "max-age=86400" not in response["Cache-Control"]
 
 
 def test_a_content_type_unfit_for_a_header_is_served_as_bytes(staff_client, mocked_twilio):

@@ -308,3 +308,22 @@ def test_without_twilio_credentials_it_is_a_503_sentence(staff_client, mocked_tw
     assert response.status_code == 503
     assert "TWILIO_ACCOUNT_SID" in response.json()["information"]
     assert len(mocked_twilio.calls) == 0
+
+
+def test_a_twilio_answer_without_a_sid_is_a_502_never_a_200_with_no_sid(
+    staff_client, mocked_twilio
+):
+    PhoneFactory(phone_number=US, sms=True)
+    mocked_twilio.post(
+        tw.account_url("Messages.json"), json=tw.message_json(1, sid=None), status=201
+    )
+
+    response = staff_client.post(
+        URL,
+        data=json.dumps({"numberFrom": US, "numberTo": PATIENT, "text": "Hi"}),
+        content_type="application/json",
+    )
+
+    assert response.status_code == 502
+    assert "check the Twilio console" in response.json()["information"]
+    assert not Message.objects.exists()

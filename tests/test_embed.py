@@ -1,5 +1,6 @@
-"""The Canvas embed: launch from the chart, then the page's API calls with a bearer token
-and no cookie at all (a frame on another site may not get cookies)."""
+"""The Canvas embed: the page's shell, the launch token traded for an API token, then the
+page's API calls with that bearer token and no cookie at all (a frame on another site may
+not get cookies)."""
 
 import json
 import re
@@ -22,6 +23,7 @@ from tests.test_settings import start
 pytestmark = pytest.mark.django_db
 
 EMBED = "/embed/"
+LAUNCH = "/embed/launch/"
 RENEW = "/embed/renew/"
 API = "/plugin-io/api/twilio_sms_mms/"
 CANVAS = "https://clinic.canvasmedical.com"  # tests/settings.py CANVAS_ORIGIN
@@ -36,8 +38,11 @@ def fresh_client() -> Client:
     return client
 
 
-def launch_page(client: Client, token: str):
-    return client.get(EMBED, {"launch": token})
+def trade(client: Client, token, **extra):
+    """What the page's script does with the launch token of its URL fragment."""
+    return client.post(
+        LAUNCH, data=json.dumps({"launch": token}), content_type="application/json", **extra
+    )
 
 
 def page_config(response) -> dict:
@@ -55,9 +60,21 @@ def bearer(token: str) -> dict[str, str]:
 
 
 def launched_api_token(client: Client | None = None, **claims) -> str:
-    response = launch_page(client or fresh_client(), launch_token(**claims))
-    assert response.status_code == 200
-    return page_config(response)["apiToken"]
+    response = trade(client or fresh_client(), launch_token(**claims))
+    assert response.status_code == 200, response.content
+    return response.json()["token"]
+
+
+def assert_refused(response, status: int, words: str, reason: str) -> None:
+    """The refusal page's two sentences, in the API's error shape; never a token."""
+    assert response.status_code == status
+    body = response.json()
+    assert words in body["headline"]
+    assert body["information"] == f"{body['headline']} {body['advice']}"
+    assert body["reason"] == reason
+    assert "token" not in body and "session" not in body
+    assert not response.cookies
+    assert "no-store" in response["Cache-Control"]
 
 
 def assert_refused_page(response, status: int, words: str) -> None:
@@ -72,40 +89,94 @@ def assert_refused_page(response, status: int, words: str) -> None:
     assert f"frame-ancestors 'self' {CANVAS}" in response["Content-Security-Policy"]
 
 
-# --- launching ------------------------------------------------------------------------
+# --- the page's shell -------------------------------------------------------------------
 
 
-def test_a_launch_opens_the_page_for_the_patient_with_an_api_token():
-    response = launch_page(fresh_client(), launch_token(phone=PATIENT))
+def test_the_shell_carries_no_token_no_user_and_no_data():
+    MessageFactory(from_number=PATIENT, to_number=US, body="Private words")
+
+    response = fresh_client().get(EMBED)
 
     assert response.status_code == 200
     config = page_config(response)
-    assert config["patientPhone"] == PATIENT
-    assert config["apiTokenRenewUrl"] == RENEW
-    assert config["csrfToken"] == ""
-    claims = launch.decode_api_token(config["apiToken"], key=_api_key())
+    assert config["embed"] is True
+    assert (config["launchUrl"], config["apiTokenRenewUrl"]) == (LAUNCH, RENEW)
+    assert "session" not in config and "csrfToken" not in config
+    assert "Private words" not in response.content.decode()
+    assert 'id="app" hidden' in response.content.decode()
+
+
+def test_the_shell_sets_no_cookie_sends_no_referrer_and_is_framable_by_canvas_only():
+    response = fresh_client().get(EMBED)
+
+    assert not response.cookies
+    assert f"frame-ancestors 'self' {CANVAS}" in response["Content-Security-Policy"]
+    assert "X-Frame-Options" not in response
+    assert "no-store" in response["Cache-Control"]
+    assert response["Referrer-Policy"] == "no-referrer"
+
+
+def test_a_launch_token_in_the_query_string_is_refused_unread():
+    """A plugin from before the fragment: the token already went through logs."""
+    token = launch_token()
+
+    response = fresh_client().get(EMBED, {"launch": token})
+
+    assert_refused_page(response, 400, "old version of the SMS Twilio plugin")
+    assert not LaunchTokenUse.objects.exists()
+    assert trade(fresh_client(), token).status_code == 200  # never used, still good
+
+
+def test_without_a_launch_key_the_shell_says_which_setting_to_add(settings):
+    settings.CANVAS_LAUNCH_KEY = ""
+
+    assert_refused_page(fresh_client().get(EMBED), 503, "CANVAS_LAUNCH_KEY")
+    assert_refused(trade(fresh_client(), launch_token()), 503, "not set up", "not_configured")
+
+
+def test_the_shell_answers_get_only():
+    assert fresh_client().post(EMBED).status_code == 405
+
+
+# --- trading the launch token --------------------------------------------------------------
+
+
+def test_a_launch_gives_an_api_token_and_the_session_of_the_patient():
+    response = trade(fresh_client(), launch_token(phone=PATIENT))
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["expiresIn"] == launch.API_TOKEN_LIFETIME
+    assert body["session"] == {
+        "userName": f"canvas-{STAFF_ID}",
+        "patientPhone": PATIENT,
+        "scope": "clinic",
+        "may": {
+            "smsapp.send_message": True,
+            "smsapp.change_phone": False,
+            "smsapp.sync_twilio": False,
+            "smsapp.delete_message": False,
+        },
+    }
+    claims = launch.decode_api_token(body["token"], key=_api_key())
     user = get_user_model().objects.get(pk=claims.user_id)
     assert (claims.patient_id, claims.patient_phone) == (PATIENT_ID, PATIENT)
     assert user.username == f"canvas-{STAFF_ID}"
-
-
-def test_the_launch_sets_no_cookie_and_is_framable_by_canvas_only():
-    response = launch_page(fresh_client(), launch_token())
-
-    assert response.status_code == 200
     assert not response.cookies
-    policy = response["Content-Security-Policy"]
-    assert f"frame-ancestors 'self' {CANVAS}" in policy
-    assert "X-Frame-Options" not in response
     assert "no-store" in response["Cache-Control"]
-    assert response["Referrer-Policy"] == "same-origin"
 
 
-def test_a_patient_without_a_phone_gets_the_page_with_an_empty_to():
-    response = launch_page(fresh_client(), launch_token(drop=("phone",)))
+def test_a_patient_without_a_phone_gets_a_session_with_an_empty_to():
+    response = trade(fresh_client(), launch_token(drop=("phone",)))
 
     assert response.status_code == 200
-    assert page_config(response)["patientPhone"] == ""
+    assert response.json()["session"]["patientPhone"] == ""
+
+
+def test_the_launch_works_from_a_frame_with_an_opaque_origin():
+    """The launch token in the body is the credential, like a bearer token: a sandboxed
+    frame may send Origin: null."""
+    assert trade(fresh_client(), launch_token(), HTTP_ORIGIN="null").status_code == 200
 
 
 def test_the_first_launch_creates_an_agent_who_cannot_sign_in_with_a_password():
@@ -124,9 +195,9 @@ def test_a_user_whose_role_an_administrator_took_away_stays_without_it():
     launched_api_token()
     get_user_model().objects.get(username=f"canvas-{STAFF_ID}").groups.clear()
 
-    response = launch_page(fresh_client(), launch_token())
+    response = trade(fresh_client(), launch_token())
 
-    assert_refused_page(response, 403, "Your access to SMS is switched off.")
+    assert_refused(response, 403, "Your access to SMS is switched off.", "disabled")
     assert not get_user_model().objects.get(username=f"canvas-{STAFF_ID}").groups.exists()
 
 
@@ -139,13 +210,13 @@ def test_the_role_of_new_canvas_users_is_a_setting():
     assert not user.is_staff and not user.is_superuser
 
 
-def test_a_token_opens_the_page_only_once():
+def test_a_token_is_traded_only_once():
     token = launch_token()
-    assert launch_page(fresh_client(), token).status_code == 200
+    assert trade(fresh_client(), token).status_code == 200
 
-    response = launch_page(fresh_client(), token)
+    response = trade(fresh_client(), token)
 
-    assert_refused_page(response, 401, "has already been used")
+    assert_refused(response, 401, "has already been used", "used")
     assert LaunchTokenUse.objects.count() == 1
 
 
@@ -155,38 +226,51 @@ def _expired():
 
 
 @pytest.mark.parametrize(
-    ("make_token", "words"),
+    ("make_token", "words", "reason"),
     [
-        (_expired, "has expired"),
-        (lambda: launch_token(key="another-instance-key-0123456789abcdef"), "was not signed"),
-        (lambda: launch_token(aud="another-app"), "made for another application"),
-        (lambda: launch_token(iss="someone"), "not made by the SMS Twilio plugin"),
-        (lambda: launch_token(drop=("patient",)), "not a valid launch link"),
-        (lambda: "garbage", "not a valid launch link"),
-        (lambda: "", "must be opened from a patient"),
+        (_expired, "has expired", "expired"),
+        (lambda: launch_token(key="another-instance-key-0123456789abcdef"), "was not signed",
+         "bad_signature"),
+        (lambda: launch_token(aud="another-app"), "made for another application",
+         "wrong_audience"),
+        (lambda: launch_token(iss="someone"), "not made by the SMS Twilio plugin",
+         "wrong_issuer"),
+        (lambda: launch_token(drop=("patient",)), "not a valid launch link", "invalid"),
+        (lambda: "garbage", "not a valid launch link", "invalid"),
+        (lambda: "", "must be opened from a patient", "missing"),
+        (lambda: None, "must be opened from a patient", "missing"),
+        (lambda: ["a", "list"], "must be opened from a patient", "missing"),
     ],
     ids=["expired", "bad-signature", "wrong-audience", "wrong-issuer", "incomplete",
-         "garbage", "missing"],
+         "garbage", "empty", "null", "not-a-string"],
 )  # fmt: skip
-def test_a_refused_token_gets_a_401_page_saying_why(make_token, words):
-    response = launch_page(fresh_client(), make_token())
+def test_a_refused_token_gets_a_401_saying_why(make_token, words, reason):
+    response = trade(fresh_client(), make_token())
 
-    assert_refused_page(response, 401, words)
-    assert "open SMS again from the patient" in response.content.decode()
+    assert_refused(response, 401, words, reason)
+    assert "open SMS again from the patient" in response.json()["advice"]
     assert not get_user_model().objects.exists()
     assert not LaunchTokenUse.objects.exists()
 
 
-def test_no_launch_parameter_at_all_is_a_401_page():
-    assert_refused_page(fresh_client().get(EMBED), 401, "must be opened from a patient")
+def test_the_launch_takes_a_json_post_only():
+    token = launch_token()
+    client = fresh_client()
+
+    assert client.get(LAUNCH).status_code == 405
+    assert client.post(LAUNCH, {"launch": token}).status_code == 415  # a form post
+    not_json = client.post(LAUNCH, data="launch=x", content_type="application/json")
+    assert not_json.status_code == 400
+    assert not LaunchTokenUse.objects.exists()
 
 
-def test_without_a_launch_key_the_page_says_which_setting_to_add(settings):
-    settings.CANVAS_LAUNCH_KEY = ""
+def test_a_lone_surrogate_in_the_launch_body_is_a_400_naming_it():
+    response = fresh_client().post(
+        LAUNCH, data='{"launch": "\\ud800"}', content_type="application/json"
+    )
 
-    response = launch_page(fresh_client(), launch_token())
-
-    assert_refused_page(response, 503, "CANVAS_LAUNCH_KEY")
+    assert response.status_code == 400
+    assert "launch" in response.json()["fields"]
 
 
 def test_a_short_launch_key_stops_start_up():
@@ -195,10 +279,6 @@ def test_a_short_launch_key_stops_start_up():
     assert result.returncode != 0
     assert "CANVAS_LAUNCH_KEY must be at least 32 characters" in result.stderr
     assert start(CANVAS_LAUNCH_KEY="k" * 32).returncode == 0
-
-
-def test_the_embed_answers_get_only():
-    assert fresh_client().post(EMBED, {"launch": launch_token()}).status_code == 405
 
 
 def test_old_token_records_are_removed_by_the_periodic_purge(run_jobs):
@@ -221,7 +301,7 @@ def test_a_full_embedded_session_works_without_any_cookie(mocked_twilio):
     phone = PhoneFactory(phone_number=US, sms=True, mms=True)
     MessageFactory(from_number=PATIENT, to_number=US, direction="inbound", body="Hi there")
     browser = fresh_client()
-    token = page_config(launch_page(browser, launch_token(phone=PATIENT)))["apiToken"]
+    token = trade(browser, launch_token(phone=PATIENT)).json()["token"]
     browser.cookies.clear()  # whatever the launch might have set, the page must not need it
 
     phones = browser.get(f"{API}phone_list", **bearer(token))

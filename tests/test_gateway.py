@@ -291,6 +291,31 @@ def test_send_message_refuses_more_than_ten_media_urls_without_calling_twilio(mo
     assert len(mocked_twilio.calls) == 0
 
 
+@pytest.mark.parametrize(
+    "sid", [None, "", 42, "SMnot-a-sid"], ids=["null", "empty", "number", "malformed"]
+)
+def test_an_answer_without_a_sid_is_a_failed_call_not_a_record(mocked_twilio, sid):
+    """A malformed 201 must not become an answer with "sid": null: nothing could find,
+    mirror or delete that message."""
+    mocked_twilio.post(
+        tw.account_url("Messages.json"), json=tw.message_json(1, sid=sid), status=201
+    )
+    mocked_twilio.get(tw.account_url(f"Messages/{tw.message_sid(2)}.json"), json={"status": "sent"})
+    updated = tw.phone_json(1, sid=sid)
+    mocked_twilio.post(tw.account_url(f"IncomingPhoneNumbers/{tw.phone_sid(1)}.json"), json=updated)
+
+    for call in (
+        lambda: gw.send_message(from_="+14155550100", to="+14155550199", body="Hi"),
+        lambda: gw.fetch_message(tw.message_sid(2)),
+        lambda: gw.update_sms_webhook(tw.phone_sid(1), url="https://x.org", method="POST"),
+    ):
+        with pytest.raises(gw.TwilioError) as caught:
+            call()
+        assert caught.value.http_status == 502
+        assert "no valid SID" in caught.value.message
+    assert len(mocked_twilio.calls) == 3  # none of them retried
+
+
 def test_delete_message(mocked_twilio):
     sid = tw.message_sid(3)
     mocked_twilio.delete(tw.account_url(f"Messages/{sid}.json"), status=204)

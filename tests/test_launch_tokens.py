@@ -192,12 +192,14 @@ def test_renewal_keeps_user_patient_and_session_start():
         key=API_KEY,
     )  # fmt: skip
 
-    renewed = launch.decode_api_token(launch.renew_api_token(claims, key=API_KEY), key=API_KEY)
+    token, lifetime = launch.renew_api_token(claims, key=API_KEY)
+    renewed = launch.decode_api_token(token, key=API_KEY)
 
     assert (renewed.user_id, renewed.patient_id, renewed.session_started) == (
         7, PATIENT_ID, started,
     )  # fmt: skip
     assert renewed.expires_at > claims.expires_at
+    assert lifetime == launch.API_TOKEN_LIFETIME
 
 
 def test_renewal_stops_after_the_maximum_session_age():
@@ -209,3 +211,20 @@ def test_renewal_stops_after_the_maximum_session_age():
     with pytest.raises(launch.TokenError) as refused:
         launch.renew_api_token(claims, key=API_KEY)
     assert refused.value.reason == "session_too_old"
+
+
+def test_a_renewed_token_never_outlives_the_session():
+    """Renewed 5 minutes before the 12 hours are up, the token lasts those 5 minutes, not
+    15: the session ends exactly API_SESSION_MAX_AGE after the launch."""
+    started = int(time.time()) - launch.API_SESSION_MAX_AGE + 300
+    claims = launch.decode_api_token(
+        launch.issue_api_token(key=API_KEY, user_id=7, session_started=started), key=API_KEY
+    )
+
+    token, lifetime = launch.renew_api_token(claims, key=API_KEY, now=started + 12 * 3600 - 300)
+
+    assert lifetime == 300
+    renewed = launch.decode_api_token(token, key=API_KEY)
+    assert renewed.expires_at == started + launch.API_SESSION_MAX_AGE
+    with pytest.raises(launch.TokenError):
+        launch.renew_api_token(renewed, key=API_KEY, now=started + launch.API_SESSION_MAX_AGE)

@@ -73,16 +73,22 @@ def test_anonymous_visitors_are_sent_to_the_login_and_back(client):
     response = client.get(reverse("smsapp:page"))
 
     assert response.status_code == 302
-    assert response["Location"] == f"{reverse('admin:login')}?next=/"
+    assert response["Location"] == f"{reverse('smsapp:login')}?next=/"
 
 
-def test_signed_in_users_without_an_sms_role_are_refused(client, django_user_model):
+def test_signed_in_users_without_an_sms_role_are_refused_and_may_sign_out(
+    client, django_user_model
+):
     user = django_user_model.objects.create_user(username="patient", password="pw-123456789")
     client.force_login(user)
 
     response = client.get(reverse("smsapp:page"))
 
     assert response.status_code == 403
+    html = response.content.decode()
+    assert "Your account has no SMS role." in html
+    assert f'action="{reverse("smsapp:logout")}"' in html
+    assert "sms-config" not in html
 
 
 def test_agents_may_open_the_page(agent_client):
@@ -98,7 +104,7 @@ def test_the_script_learns_where_the_api_and_our_webhook_are(staff_client):
     )
     assert config["twilioConfigured"] is True
     assert config["notConfigured"] == ""
-    assert config["apiToken"] == ""
+    assert config["embed"] is False
     assert config["csrfToken"]
 
 
@@ -161,6 +167,8 @@ def test_every_script_and_stylesheet_the_page_names_exists():
         "smsapp/page/send.js",
         "smsapp/page/phones.js",
         "smsapp/page/sandbox.js",
+        "smsapp/page/embed.js",
+        "smsapp/page/media.js",
         "smsapp/page.css",
     ):
         assert finders.find(name), name
@@ -233,38 +241,62 @@ def test_a_patient_parameter_that_is_not_a_number_is_dropped(staff_client):
     response = staff_client.get(reverse("smsapp:page"), {"patient": HOSTILE})
 
     assert "<script>alert(1)</script>" not in response.content.decode()
-    assert _config(response)["patientPhone"] == ""
+    assert _config(response)["session"]["patientPhone"] == ""
 
 
-def test_a_patient_phone_is_passed_as_data_and_escaped(rf):
-    response = render_page(rf.get("/embed"), patient_phone=HOSTILE)
+def test_a_patient_phone_is_passed_as_data_and_escaped(rf, admin_user):
+    request = rf.get("/")
+    request.user = admin_user
+
+    response = render_page(request, patient_phone=HOSTILE)
 
     assert "<script>alert(1)</script>" not in response.content.decode()
-    assert _config(response)["patientPhone"] == HOSTILE
+    assert _config(response)["session"]["patientPhone"] == HOSTILE
 
 
 def test_a_patient_number_with_an_unencoded_plus_is_understood(staff_client):
     response = staff_client.get("/?patient=+14155550123")
 
-    assert _config(response)["patientPhone"] == "+14155550123"
+    assert _config(response)["session"]["patientPhone"] == "+14155550123"
 
 
-def test_render_page_hands_the_embed_token_to_the_script_instead_of_a_csrf_token(rf, settings):
-    request = rf.get("/embed")
+def test_the_page_tells_the_script_who_is_signed_in_and_what_their_role_allows(agent_client):
+    session = _config(agent_client.get(reverse("smsapp:page")))["session"]
 
-    response = render_page(
-        request,
-        patient_phone="+14155550123",
-        api_token="header.payload.signature",
-        api_token_renew_url="/embed/renew",
+    assert session["userName"] == "agent"
+    assert session["scope"] == "clinic"
+    assert session["may"] == {
+        "smsapp.send_message": True,
+        "smsapp.change_phone": False,
+        "smsapp.sync_twilio": False,
+        "smsapp.delete_message": False,
+    }
+
+
+def test_the_page_marks_the_controls_a_role_may_not_use(staff_client):
+    html = staff_client.get(reverse("smsapp:page")).content.decode()
+
+    for control, perm in [
+        ("tab-send", "smsapp.send_message"),
+        ("panel-send", "smsapp.send_message"),
+        ("phones-sync", "smsapp.sync_twilio"),
+        ("detail-delete", "smsapp.delete_message"),
+    ]:
+        assert re.search(rf'id="{control}"[^>]*data-needs="{perm}"', html), control
+
+
+def test_the_page_shows_who_is_signed_in_and_a_sign_out_form(agent_client):
+    html = agent_client.get(reverse("smsapp:page")).content.decode()
+
+    form = re.search(
+        r'<form class="whoami" method="post" action="/logout/">(.*?)</form>', html, re.S
     )
+    assert form, "a sign-out form (POST) in the tab bar"
+    assert "agent" in form.group(1)
 
-    config = _config(response)
-    assert config["apiToken"] == "header.payload.signature"
-    assert config["apiTokenRenewUrl"] == "/embed/renew"
-    assert config["patientPhone"] == "+14155550123"
-    assert config["csrfToken"] == ""
-    assert response.xframe_options_exempt is True
+
+def test_the_page_sends_no_referrer(staff_client):
+    assert staff_client.get(reverse("smsapp:page"))["Referrer-Policy"] == "no-referrer"
 
 
 def test_the_policy_helper_names_the_canvas_origin_only_for_frameable_pages(settings):

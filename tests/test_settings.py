@@ -17,9 +17,9 @@ START = "import django; django.setup(); from django.conf import settings; print(
 GOOD = {"SECRET_KEY": "x" * 50, "DEBUG": "false", "DATABASE_URL": "sqlite:///:memory:"}
 
 
-def start(**env: str) -> subprocess.CompletedProcess:
+def start(script: str = START, **env: str) -> subprocess.CompletedProcess:
     """Configure Django in a fresh process with project.settings and this environment
-    (on top of a good one). Variables given as None are removed."""
+    (on top of a good one), then run `script`."""
     environment = {
         key: value
         for key, value in os.environ.items()
@@ -27,7 +27,7 @@ def start(**env: str) -> subprocess.CompletedProcess:
     }
     environment |= {**GOOD, "DJANGO_SETTINGS_MODULE": "project.settings", **env}
     return subprocess.run(  # noqa: S603 - this interpreter, a fixed script
-        [sys.executable, "-c", START],
+        [sys.executable, "-c", script],
         cwd=ROOT,
         env=environment,
         capture_output=True,
@@ -64,6 +64,10 @@ def test_a_good_environment_starts_without_twilio_credentials():
         ("SECURE_SSL_REDIRECT", "always", "SECURE_SSL_REDIRECT must be true or false"),
         ("SECURE_HSTS_SECONDS", "1 year", "SECURE_HSTS_SECONDS must be a whole number"),
         ("QUEUE_WORKER_STALE_SECONDS", "0", "QUEUE_WORKER_STALE_SECONDS must be greater than 0"),
+        ("TWILIO_DEADLINE", "0", "TWILIO_DEADLINE must be greater than 0"),
+        ("BEHIND_PROXY", "yes", "BEHIND_PROXY must be a whole number (got 'yes')"),
+        ("BEHIND_PROXY", "-1", "BEHIND_PROXY must be 0 or more"),
+        ("EMBED_SCOPE", "everyone", "EMBED_SCOPE must be clinic or patient"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(variable, value, words):
@@ -74,8 +78,34 @@ def test_a_bad_value_stops_start_up_naming_the_variable(variable, value, words):
     assert words in result.stderr
 
 
-def test_a_missing_secret_key_is_allowed_only_with_debug():
-    assert start(SECRET_KEY="", DEBUG="true").returncode == 0
+SHOW_KEY = START.replace("print(settings.DEBUG)", "print(settings.SECRET_KEY)")
+
+
+def test_a_missing_secret_key_is_allowed_only_with_debug_and_is_random_per_process():
+    """A fixed fallback would let anyone forge API tokens and sandbox webhooks."""
+    first = start(SHOW_KEY, SECRET_KEY="", DEBUG="true")
+    second = start(SHOW_KEY, SECRET_KEY="", DEBUG="true")
+
+    assert first.returncode == 0, first.stderr
+    keys = {first.stdout.strip(), second.stdout.strip()}
+    assert len(keys) == 2 and all(len(key) >= 50 for key in keys)
+    assert "django-insecure" not in first.stdout
+    assert "sign-ins and API tokens end when it restarts" in first.stderr
+
+
+PROXY_SETTINGS = START.replace(
+    "print(settings.DEBUG)",
+    "print(settings.BEHIND_PROXY, getattr(settings, 'SECURE_PROXY_SSL_HEADER', None))",
+)
+
+
+def test_forwarded_https_is_believed_only_behind_a_proxy():
+    https = {"PUBLIC_BASE_URL": "https://sms.example.org"}
+
+    assert start(PROXY_SETTINGS, **https).stdout.strip() == "0 None"
+    assert start(PROXY_SETTINGS, **https, BEHIND_PROXY="1").stdout.strip() == (
+        "1 ('HTTP_X_FORWARDED_PROTO', 'https')"
+    )
 
 
 @pytest.fixture

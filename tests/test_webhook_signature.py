@@ -160,6 +160,27 @@ def test_a_refusal_is_logged_with_path_and_caller_but_not_the_payload(client, ca
     assert "+14155550199" not in log
 
 
+def test_the_refusal_log_does_not_believe_a_forwarded_for_header_without_a_proxy(client, caplog):
+    """Without BEHIND_PROXY anyone may send X-Forwarded-For: the log names the peer."""
+    with caplog.at_level(logging.WARNING, logger="smsapp.web.decorators"):
+        _post(client, INBOUND, _inbound_params(), "bm90IGEgc2lnbmF0dXJl",
+              REMOTE_ADDR="203.0.113.9", HTTP_X_FORWARDED_FOR="198.51.100.66")  # fmt: skip
+
+    assert "from 203.0.113.9" in caplog.text
+    assert "198.51.100.66" not in caplog.text
+
+
+def test_behind_a_proxy_the_refusal_log_names_the_client_the_proxy_saw(client, caplog, settings):
+    settings.BEHIND_PROXY = 1
+    with caplog.at_level(logging.WARNING, logger="smsapp.web.decorators"):
+        _post(client, INBOUND, _inbound_params(), "bm90IGEgc2lnbmF0dXJl",
+              REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="6.6.6.6, 198.51.100.66")  # fmt: skip
+
+    # The client wrote 6.6.6.6 itself; our proxy appended the address it saw.
+    assert "from 198.51.100.66" in caplog.text
+    assert "6.6.6.6" not in caplog.text
+
+
 def test_without_an_auth_token_every_webhook_is_refused(client, settings):
     settings.TWILIO_AUTH_TOKEN = ""
     # Even a request "signed" with the empty key: an empty key proves nothing.

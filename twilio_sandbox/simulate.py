@@ -14,6 +14,7 @@ from smsapp.lib.public_urls import API_PREFIX
 from smsapp.services.messages import get_message
 from smsapp.twilio_gateway.constants import MAX_MEDIA
 from smsapp.web.decorators import api_view, json_error
+from smsapp.web.scope import require_in_scope
 from twilio_sandbox import engine
 
 
@@ -26,7 +27,7 @@ def simulate_and_mirror(*, from_: str, to: str, body: str, media: int = 0) -> di
     return {"inbound": inbound.sid, "replies": [reply.sid for reply in replies]}
 
 
-@api_view("POST", perm="smsapp.send_message")
+@api_view("POST", perm="smsapp.send_message", scope="patient")
 def simulate_inbound(request: HttpRequest) -> JsonResponse:
     """POST {from, to, body, media}: a patient texts one of the sandbox's numbers."""
     if not settings.TWILIO_SANDBOX:
@@ -45,6 +46,7 @@ def simulate_inbound(request: HttpRequest) -> JsonResponse:
         fields["body"] = "Type what the patient says (or attach a picture)."
     if fields:
         return json_error(next(iter(fields.values())), 400, fields)
+    require_in_scope(request, sender)
     try:
         result = simulate_and_mirror(from_=sender, to=to, body=body, media=media)
     except engine.SandboxError as exc:

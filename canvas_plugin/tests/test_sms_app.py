@@ -28,10 +28,13 @@ def launch_payload(effects) -> dict:
 
 
 def launch_token_of(url: str) -> str:
+    """The launch token, which travels in the URL's fragment only: browsers never send a
+    fragment to a server (no access log, no proxy sees it) nor put it in a Referer."""
     parsed = urlparse(url)
     assert f"{parsed.scheme}://{parsed.netloc}" == BASE_URL
     assert parsed.path == "/embed/"
-    (token,) = parse_qs(parsed.query)["launch"]
+    assert parsed.query == ""
+    (token,) = parse_qs(parsed.fragment)["launch"]
     return token
 
 

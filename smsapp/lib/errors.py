@@ -15,3 +15,7 @@ class InvalidInput(Exception):
 
 class NotFound(Exception):
     """No such record (404): the message is the sentence."""
+
+
+class Forbidden(Exception):
+    """The caller may not do this (403): the message is the sentence."""

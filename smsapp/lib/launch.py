@@ -174,21 +174,26 @@ def renew_api_token(
     key: str,
     now: int | None = None,
     max_session_age: int = API_SESSION_MAX_AGE,
-) -> str:
-    """A fresh token for the same user and patient, unless the session is too old."""
+) -> tuple[str, int]:
+    """A fresh token for the same user and patient, and its lifetime in seconds. No token
+    outlives the session: the last one expires exactly `max_session_age` after the
+    launch, and after that there is nothing to renew."""
     now = int(time.time()) if now is None else now
-    if now - claims.session_started > max_session_age:
+    lifetime = min(API_TOKEN_LIFETIME, claims.session_started + max_session_age - now)
+    if lifetime <= 0:
         raise TokenError(
             "session_too_old", "This session is too old to renew; open SMS again from the chart."
         )
-    return issue_api_token(
+    token = issue_api_token(
         key=key,
         user_id=claims.user_id,
         patient_id=claims.patient_id,
         patient_phone=claims.patient_phone,
         session_started=claims.session_started,
         now=now,
+        lifetime=lifetime,
     )
+    return token, lifetime
 
 
 def _decode(

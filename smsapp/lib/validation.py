@@ -24,6 +24,7 @@ E164_EXAMPLE = "+14155550123"
 # Twilio SIDs: two capital letters and 32 hex digits. Checked before any lookup so a
 # malformed path never reaches Twilio.
 _SID = re.compile(r"^[A-Z]{2}[0-9a-fA-F]{32}$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def is_sid(value: str, prefixes: tuple[str, ...]) -> bool:
@@ -50,7 +51,28 @@ def json_object(raw: bytes) -> dict[str, Any]:
         raise InvalidInput(
             {}, "The request body must be a JSON object ({...}), not a list or value."
         )
+    for key, value in data.items():
+        if _has_lone_surrogate(key) or _has_lone_surrogate(value):
+            field = key.encode("utf-8", "backslashreplace").decode()
+            raise InvalidInput(
+                {
+                    field: f"{field} holds a broken character (half of a UTF-16 surrogate "
+                    "pair, such as \\ud800), which no phone can show; remove it."
+                }
+            )
     return data
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """JSON's \\ud800 escapes parse into a str no database, log or HTTP client can
+    encode; found here, anywhere in a value, before any of them tries."""
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
 
 
 def e164(value: Any, *, field: str, label: str, strict: bool = True) -> str:

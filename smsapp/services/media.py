@@ -19,11 +19,14 @@ from smsapp.lib.validation import check_message_sid
 from smsapp.models import Media, Message
 from smsapp.services.mirror import save_media
 
-# Types a browser may show inline from our origin. Everything else (text/html,
-# image/svg+xml with its scripts, PDFs...) is served as a download, so a patient's
-# attachment can never run in the app's origin.
-_INLINE_PREFIXES = ("image/", "audio/", "video/")
-_NEVER_INLINE = {"image/svg+xml"}
+# Types a browser shows inline from our origin and can never run: raster images, sound
+# and video. Everything else (text/html, image/svg+xml with its scripts, JavaScript,
+# PDFs, types nobody knows) is served as bytes to download, so a patient's attachment can
+# never become a document or a script in the app's origin. The page (media.js) keeps the
+# same list.
+_INLINE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+_INLINE_PREFIXES = ("audio/", "video/")
+DOWNLOAD_TYPE = "application/octet-stream"
 _CONTENT_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 
 
@@ -93,4 +96,11 @@ def safe_content_type(value: str) -> str:
 
 
 def shows_inline(content_type: str) -> bool:
-    return content_type.startswith(_INLINE_PREFIXES) and content_type not in _NEVER_INLINE
+    return content_type in _INLINE_TYPES or content_type.startswith(_INLINE_PREFIXES)
+
+
+def served_type(content_type: str) -> str:
+    """The type a media item is served with: its own when it shows inline, otherwise
+    octet-stream, which with nosniff no browser renders as a page or runs as a script
+    (Content-Disposition alone does not stop a <script src> from running it)."""
+    return content_type if shows_inline(content_type) else DOWNLOAD_TYPE

@@ -1,11 +1,19 @@
-"""How one call to Twilio is made: retried when that is safe, and every failure turned into
-a `TwilioError` carrying a sentence a person can act on, the HTTP status our API answers
-with, and whether trying again later may help."""
+"""How one call to Twilio is made: retried when that is safe, within a deadline, behind a
+circuit breaker, and every failure turned into a `TwilioError` carrying a sentence a
+person can act on, the HTTP status our API answers with, and whether trying again later
+may help.
+
+A Twilio that hangs must not hang the app with it: each call (retries included) ends
+within TWILIO_DEADLINE seconds, and after BREAKER_TIMEOUTS timeouts in a row the breaker
+opens, so calls fail at once with a 503 sentence for BREAKER_OPEN_SECONDS instead of
+each holding a server thread while it waits.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -14,7 +22,7 @@ import requests
 from django.conf import settings
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http.response import Response as TwilioResponse
-from urllib3.exceptions import NewConnectionError
+from urllib3.exceptions import NewConnectionError, ReadTimeoutError
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +157,7 @@ def _page_error(response: TwilioResponse) -> TwilioError:
 
 
 def _network_error(exc: requests.RequestException) -> TwilioError:
-    if isinstance(exc, requests.Timeout):
+    if _is_timeout(exc):
         sentence = f"Twilio did not answer within {settings.TWILIO_TIMEOUT:g} seconds; try again."
     else:
         sentence = "Could not reach Twilio; check this server's internet connection and retry."
@@ -172,26 +180,131 @@ def _translate(exc: Exception) -> TwilioError:
 
 
 def call(fn: Callable[[], T], *, safe_to_repeat: bool = True) -> T:
-    """Run one Twilio call, retrying transient failures with exponential backoff.
+    """Run one Twilio call, retrying transient failures with exponential backoff, all of
+    it within TWILIO_DEADLINE seconds (each attempt's timeout is cut to the time left).
 
     A create that timed out may have reached Twilio, so `safe_to_repeat=False` retries
     only failures where Twilio certainly did nothing (rate limited, connection refused):
     a patient must never get the same text twice.
     """
+    deadline = time.monotonic() + settings.TWILIO_DEADLINE
+    outer, _local.deadline = getattr(_local, "deadline", None), deadline
+    try:
+        return _attempts(fn, safe_to_repeat=safe_to_repeat, deadline=deadline)
+    finally:
+        _local.deadline = outer
+
+
+def _attempts(fn: Callable[[], T], *, safe_to_repeat: bool, deadline: float) -> T:
     attempt = 0
     while True:
+        breaker.before_call()
         try:
-            return fn()
-        except (TwilioException, requests.RequestException, ValueError) as exc:
+            result = fn()
+        except BaseException as exc:
+            breaker.after_call(timed_out=_is_timeout(exc))
             # ValueError: a 200 whose body is not JSON (a proxy's HTML page, say).
+            if not isinstance(exc, TwilioException | requests.RequestException | ValueError):
+                raise
             error = _translate(exc)
             retry = error.transient and (safe_to_repeat or _certainly_not_done(exc))
-            if not retry or attempt >= settings.TWILIO_MAX_RETRIES:
-                raise error from exc
             delay = settings.TWILIO_RETRY_BACKOFF * (2**attempt)
+            # A retry needs time for its own attempt too, not only for the pause before it.
+            too_late = time.monotonic() + delay + MIN_ATTEMPT_SECONDS > deadline
+            if not retry or attempt >= settings.TWILIO_MAX_RETRIES or too_late:
+                raise error from exc
             attempt += 1
             logger.warning("Twilio call failed (%s); retry %d in %.1fs", error, attempt, delay)
             time.sleep(delay)
+        else:
+            breaker.after_call(timed_out=False)
+            return result
+
+
+# --- the deadline and the circuit breaker ------------------------------------------------
+
+# The shortest attempt worth starting: below this, a retry would time out before Twilio
+# could answer, so the call gives up instead.
+MIN_ATTEMPT_SECONDS = 0.5
+
+_local = threading.local()  # the deadline of the call running in this thread
+
+
+def attempt_timeout(timeout: float) -> float:
+    """The socket timeout for one HTTP request to Twilio: `timeout` (TWILIO_TIMEOUT), cut
+    to what is left of the running call's deadline. The REST client and the media download
+    ask for it on every request."""
+    deadline = getattr(_local, "deadline", None)
+    if deadline is None:
+        return timeout
+    return max(0.05, min(timeout, deadline - time.monotonic()))
+
+
+def _is_timeout(exc: Exception) -> bool:
+    """Twilio did not answer in time: while connecting or reading the answer, or while
+    reading a streamed body (which requests reports as a ConnectionError)."""
+    if isinstance(exc, requests.Timeout):
+        return True
+    reason = exc.args[0] if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, ReadTimeoutError)
+
+
+BREAKER_TIMEOUTS = 3  # timeouts in a row that open the breaker
+BREAKER_OPEN_SECONDS = 30.0
+
+BREAKER_OPEN = (
+    "Twilio has not been answering, so this app stops waiting for it for "
+    f"{BREAKER_OPEN_SECONDS:g} seconds; try again in a minute."
+)
+
+
+class CircuitBreaker:
+    """Stops calling a Twilio that keeps timing out.
+
+    After BREAKER_TIMEOUTS timeouts in a row, every call fails at once with a 503 for
+    BREAKER_OPEN_SECONDS. Then one call is let through as a trial (the others still fail
+    at once): if Twilio answers it, with anything at all, calls flow again; if it times
+    out too, the breaker opens for another period.
+
+    The state is per process (each gunicorn worker or task worker learns on its own, after
+    at most BREAKER_TIMEOUTS timeouts) and shared by its threads, under a lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.timeouts = 0
+        self.open_until = 0.0
+        self.trial_running = False
+
+    def before_call(self) -> None:
+        with self._lock:
+            if self.timeouts < BREAKER_TIMEOUTS:
+                return
+            if time.monotonic() >= self.open_until and not self.trial_running:
+                self.trial_running = True
+                return
+        raise TwilioError(BREAKER_OPEN, http_status=503, transient=True)
+
+    def after_call(self, *, timed_out: bool) -> None:
+        """Record how an attempt ended: a timeout, or any answer from Twilio."""
+        with self._lock:
+            self.trial_running = False
+            if not timed_out:
+                self.timeouts = 0
+                return
+            self.timeouts += 1
+            if self.timeouts >= BREAKER_TIMEOUTS:
+                self.open_until = time.monotonic() + BREAKER_OPEN_SECONDS
+                logger.warning(
+                    "Twilio timed out %d times in a row; calls fail at once for %gs",
+                    self.timeouts,
+                    BREAKER_OPEN_SECONDS,
+                )
+
+
+breaker = CircuitBreaker()
 
 
 def _certainly_not_done(exc: Exception) -> bool:

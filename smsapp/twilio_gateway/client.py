@@ -18,7 +18,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response as TwilioResponse
 from twilio.rest import Client
 
-from smsapp.twilio_gateway.calls import TwilioNotConfigured
+from smsapp.twilio_gateway.calls import TwilioNotConfigured, attempt_timeout
 from smsapp.twilio_gateway.constants import API_BASE
 
 
@@ -54,7 +54,7 @@ def _client(
     http_client = (
         SandboxHttpClient(sandbox_url, timeout=timeout)
         if sandbox_url
-        else TwilioHttpClient(timeout=timeout)
+        else DeadlineHttpClient(timeout=timeout)
     )
     return Client(username, password, account_sid=account_sid, http_client=http_client)
 
@@ -73,6 +73,15 @@ def _session_for(sandbox_url: str) -> requests.Session:
     return session
 
 
+class DeadlineHttpClient(TwilioHttpClient):
+    """The SDK's HTTP client, with each request's timeout cut to what is left of the
+    running call's deadline (smsapp.twilio_gateway.calls.call)."""
+
+    def request(self, *args: Any, timeout: float | None = None, **kwargs: Any) -> TwilioResponse:
+        timeout = attempt_timeout(self.timeout if timeout is None else timeout)
+        return super().request(*args, timeout=timeout, **kwargs)
+
+
 # --- offline sandbox ------------------------------------------------------------------------
 
 
@@ -86,7 +95,7 @@ def _to_sandbox(url: str, sandbox_url: str) -> str:
     return url
 
 
-class SandboxHttpClient(TwilioHttpClient):
+class SandboxHttpClient(DeadlineHttpClient):
     """The SDK's HTTP client, talking to the local stand-in instead of api.twilio.com."""
 
     def __init__(self, sandbox_url: str, **kwargs: Any) -> None:

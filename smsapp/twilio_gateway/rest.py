@@ -6,6 +6,7 @@ is a TwilioError (smsapp.twilio_gateway.calls).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
@@ -16,17 +17,32 @@ from django.conf import settings
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest.api.v2010.account.message import MessageInstance
 
-from smsapp.twilio_gateway.calls import TwilioError, as_int, call
+from smsapp.twilio_gateway.calls import TwilioError, as_int, attempt_timeout, call
 from smsapp.twilio_gateway.client import client, credentials, media_session
 from smsapp.twilio_gateway.constants import API_BASE, API_VERSION, MAX_MEDIA, MAX_PAGE_SIZE
 
 # --- plain records ------------------------------------------------------------------------
 
 
+_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
+
+
+def _sid(value: Any, what: str) -> str:
+    """The SID of a record Twilio answered with. A record without one cannot be mirrored
+    or named to anyone, so it is a failed call (502), never an answer with no SID."""
+    if not isinstance(value, str) or not _SID.fullmatch(value):
+        raise TwilioError(
+            f"Twilio answered with a {what} that has no valid SID, so this app cannot tell "
+            "what Twilio did; check the Twilio console (or the log after the next sync) "
+            "before trying again."
+        )
+    return value
+
+
 def _phone_record(p: Any) -> dict[str, Any]:
     caps = p.capabilities or {}
     return {
-        "sid": p.sid,
+        "sid": _sid(p.sid, "phone number"),
         "phone_number": p.phone_number or "",
         "friendly_name": p.friendly_name or "",
         "sms": bool(caps.get("sms")),
@@ -65,7 +81,7 @@ def message_record(m: dict[str, Any] | MessageInstance) -> dict[str, Any]:
     the mapping), or from the SDK's instance that fetch and create return."""
     get = m.get if isinstance(m, dict) else (lambda name: getattr(m, _ATTRIBUTES.get(name, name)))
     return {
-        "sid": get("sid"),
+        "sid": _sid(get("sid"), "message"),
         "account_sid": get("account_sid") or "",
         "messaging_service_sid": get("messaging_service_sid") or "",
         "direction": get("direction") or "",
@@ -218,7 +234,7 @@ def download_media(message_sid: str, media_sid: str) -> tuple[bytes, str]:
 
     def fetch() -> tuple[bytes, str]:
         with media_session().get(
-            url, auth=credentials(), timeout=settings.TWILIO_TIMEOUT, stream=True
+            url, auth=credentials(), timeout=attempt_timeout(settings.TWILIO_TIMEOUT), stream=True
         ) as response:
             if response.status_code >= 400:
                 raise TwilioRestException(response.status_code, url, "media download failed")

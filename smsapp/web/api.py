@@ -14,7 +14,6 @@ from django.db import DatabaseError
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.cache import patch_cache_control
 
 from smsapp.lib import validation
 from smsapp.lib.errors import InvalidInput
@@ -23,6 +22,7 @@ from smsapp.lib.public_urls import inbound_webhook_url
 from smsapp.models import Message, Phone
 from smsapp.services import media, messages, phones, sync
 from smsapp.web.decorators import api_view, json_error
+from smsapp.web.scope import require_in_scope, require_message_in_scope
 
 # A web request must not read an account's whole history (a worker timeout would kill it
 # halfway); `manage.py sync_twilio --full` is there for that.
@@ -43,7 +43,7 @@ def _page_response(request: HttpRequest, items: list[dict], next_cursor: str | N
 # --- reads -----------------------------------------------------------------------------
 
 
-@api_view("GET", perm="smsapp.view_phone")
+@api_view("GET", perm="smsapp.view_phone", scope="any")
 def phone_list(request: HttpRequest) -> JsonResponse:
     ours = inbound_webhook_url()
     return JsonResponse([p.to_dict(our_webhook=ours) for p in Phone.objects.all()], safe=False)
@@ -64,10 +64,11 @@ def message_list(request: HttpRequest, number: str, direction: str) -> JsonRespo
     return _page_response(request, [Message.summary(r) for r in rows], next_cursor, url)
 
 
-@api_view("GET")
+@api_view("GET", scope="patient")
 def conversation(request: HttpRequest, number: str, counterpart: str) -> JsonResponse:
     number = validation.path_number(number)
     counterpart = validation.path_number(counterpart, field="counterpart")
+    require_in_scope(request, number, counterpart)
     rows, next_cursor = messages.conversation_page(
         number=number,
         counterpart=counterpart,
@@ -78,43 +79,47 @@ def conversation(request: HttpRequest, number: str, counterpart: str) -> JsonRes
     return _page_response(request, [Message.summary(r) for r in rows], next_cursor, url)
 
 
-@api_view("GET")
+@api_view("GET", scope="patient")
 def message(request: HttpRequest, message_sid: str) -> JsonResponse:
+    require_message_in_scope(request, message_sid)
     found, items = messages.get_message(sid=message_sid)
     return JsonResponse(found.to_dict(items))
 
 
-@api_view("GET")
+@api_view("GET", scope="patient")
 def medias(request: HttpRequest, message_sid: str, media_sid: str | None = None) -> HttpResponse:
-    """A media item's bytes. Served as a download unless it is an image, sound or video a
-    browser cannot run (never HTML or SVG inline from our origin), with nosniff so the
-    browser keeps to the declared type."""
+    """A media item's bytes: a raster image, sound or video inline with its own type;
+    anything else (SVG, HTML, JavaScript, PDF, unknown) as an octet-stream download. With
+    nosniff and a sandboxing policy, no attachment can run in our origin."""
+    require_message_in_scope(request, message_sid)
     item = media.find_media(message_sid=message_sid, media_sid=media_sid)
     content, content_type = media.media_content(item)
-    inline = media.shows_inline(content_type)
-    filename = f"{item.sid}{media.extension(content_type)}"
+    served = media.served_type(content_type)
     response = FileResponse(
-        content, content_type=content_type, as_attachment=not inline, filename=filename
+        content,
+        content_type=served,
+        as_attachment=not media.shows_inline(content_type),
+        filename=f"{item.sid}{media.extension(content_type)}",
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    # A media item never changes; patient data stays out of shared caches.
-    patch_cache_control(response, private=True, max_age=86400)
     return response
 
 
 # --- writes ----------------------------------------------------------------------------
 
 
-@api_view("DELETE", perm="smsapp.delete_message")
+@api_view("DELETE", perm="smsapp.delete_message", scope="patient")
 def message_delete(request: HttpRequest, message_sid: str) -> JsonResponse:
+    require_message_in_scope(request, message_sid)
     messages.delete(sid=message_sid)
     return JsonResponse({"sid": message_sid, "deleted": True})
 
 
-@api_view("POST", perm="smsapp.send_message")
+@api_view("POST", perm="smsapp.send_message", scope="patient")
 def sms_send(request: HttpRequest) -> JsonResponse:
     data = validation.send_request(validation.json_object(request.body))
+    require_in_scope(request, data["to"])
     sent = messages.send(**data)
     return JsonResponse(sent.to_dict([]))
 

@@ -15,23 +15,29 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from smsapp import twilio_gateway
 from smsapp.lib import launch, logs
-from smsapp.lib.errors import InvalidInput, NotFound
+from smsapp.lib.client_ip import client_ip
+from smsapp.lib.errors import Forbidden, InvalidInput, NotFound
 from smsapp.twilio_gateway import TwilioError
+from smsapp.web.scope import OUT_OF_SCOPE, limited_to
 
 logger = logging.getLogger(__name__)
 View = Callable[..., HttpResponse]
 
 
-def json_error(information: str, status: int, fields: dict[str, str] | None = None) -> JsonResponse:
+def json_error(
+    information: str, status: int, fields: dict[str, str] | None = None, **extra: object
+) -> JsonResponse:
     """The API's only error shape: `information` (the original plugin's key, one sentence a
-    person can act on), for invalid input `fields` ({name: sentence}), and `requestId`,
-    the id in the server's log lines for this request."""
-    payload: dict[str, object] = {"information": information}
+    person can act on), for invalid input `fields` ({name: sentence}), `extra` keys where
+    a route documents more, and `requestId`, the id in the server's log lines for this
+    request."""
+    payload: dict[str, object] = {"information": information, **extra}
     if fields:
         payload["fields"] = fields
     if request_id := logs.current_request_id():
@@ -140,21 +146,39 @@ def _cross_site(request: HttpRequest) -> HttpResponse | None:
     return None
 
 
-def api_view(*methods: str, perm: str | None = "smsapp.view_message") -> Callable[[View], View]:
+def api_view(
+    *methods: str, perm: str | None = "smsapp.view_message", scope: str = "clinic"
+) -> Callable[[View], View]:
     """A JSON API view: the CSRF rules, a signed-in user holding `perm` (None: any signed-in
     user), the methods it answers (405 JSON otherwise), and the one place where the
-    domain's refusals become the API's error shape, never a 500."""
+    domain's refusals become the API's error shape, never a 500.
+
+    `scope` says what the route reaches (smsapp.web.scope): "clinic", beyond one
+    patient's conversation, so a session limited to a patient is refused; "patient", the
+    view checks the numbers it is asked about; "any", nothing of any patient's.
+
+    Every answer is `no-store`: they hold patients' messages, numbers and pictures, which
+    must not stay in the browser's cache on a shared front-desk computer."""
     allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
+    if scope not in ("clinic", "patient", "any"):
+        raise ValueError(f"api_view scope must be clinic, patient or any, not {scope!r}")
 
     def decorate(view: View) -> View:
         @csrf_exempt  # replaced by _cross_site, which the original plugin's page passes
         @wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            response = _answer(request, *args, **kwargs)
+            add_never_cache_headers(response)
+            return response
+
+        def _answer(request: HttpRequest, *args, **kwargs) -> HttpResponse:
             refused = _cross_site(request) or _signed_in(request)
             if refused is not None:
                 return refused
             if perm is not None and not may(request.user, perm):
                 return _forbidden(perm)
+            if scope == "clinic" and limited_to(request) is not None:
+                return json_error(OUT_OF_SCOPE, 403)
             if request.method not in allowed:
                 response = json_error(f"This route answers {' or '.join(methods)} only.", 405)
                 response["Allow"] = ", ".join(sorted(allowed))
@@ -163,6 +187,8 @@ def api_view(*methods: str, perm: str | None = "smsapp.view_message") -> Callabl
                 return view(request, *args, **kwargs)
             except InvalidInput as problem:
                 return json_error(problem.information, 400, problem.fields)
+            except Forbidden as problem:
+                return json_error(str(problem), 403)
             except NotFound as problem:
                 return json_error(str(problem), 404)
             except TwilioError as error:  # TwilioNotConfigured included: 503
@@ -238,7 +264,7 @@ def _refuse(request: HttpRequest, reason: str) -> HttpResponse:
     logger.warning(
         "Refused Twilio webhook %s from %s: %s",
         request.path,
-        request.META.get("HTTP_X_FORWARDED_FOR") or request.META.get("REMOTE_ADDR", "?"),
+        client_ip(request.META, trusted_proxies=settings.BEHIND_PROXY),
         reason,
     )
     return json_error("This request is not signed by Twilio for this account.", 403)

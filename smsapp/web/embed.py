@@ -1,11 +1,15 @@
 """The page inside Canvas: the launch from the chart, and the API token that follows.
 
-The Canvas plugin (canvas_plugin/twilio_sms_mms) opens `embed/?launch=<token>` in the
-chart's right pane. The token is checked here (smsapp.lib.launch: signature with
-CANVAS_LAUNCH_KEY, expiry, audience, issuer, then single use by its jti), the Canvas staff
-member is mapped to a Django staff user, and the page is rendered with a short-lived API
-token its JavaScript sends as `Authorization: Bearer ...`. Nothing here sets a cookie:
-browsers may block cookies in a frame on another site, so the page must not need one.
+The Canvas plugin (canvas_plugin/twilio_sms_mms) opens `embed/#launch=<token>` in the
+chart's right pane. The server renders the page's shell; the page's script (embed.js)
+takes the token from the URL fragment, which never reaches a server log or a Referer,
+and posts it to `embed/launch/`. The token is checked there (smsapp.lib.launch:
+signature with CANVAS_LAUNCH_KEY, expiry, audience, issuer, then single use by its jti),
+the Canvas staff member is mapped to a Django user, and the answer is a short-lived API
+token the script sends as `Authorization: Bearer ...` and keeps for reloads of the pane
+(sessionStorage, or the fragment where a browser refuses a frame storage), renewing it
+instead of trying the used launch token again. Nothing here sets a cookie: browsers may
+block cookies in a frame on another site, so the page must not need one.
 """
 
 from __future__ import annotations
@@ -20,15 +24,16 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from smsapp.lib import launch
+from smsapp.lib import launch, validation
+from smsapp.lib.errors import InvalidInput
 from smsapp.models import LaunchTokenUse
 from smsapp.web.decorators import api_view, json_error
-from smsapp.web.pages import render_page
+from smsapp.web.pages import render_page, session_config
 
 log = logging.getLogger(__name__)
 
@@ -111,69 +116,129 @@ def _staff_user(staff_id: str) -> AbstractBaseUser:
     return user
 
 
-def _refused_page(request: HttpRequest, reason: str, status: int) -> HttpResponse:
+def _refusal(reason: str) -> tuple[str, str]:
+    """What happened and what to do, for a launch refused for `reason`."""
     if reason == "disabled":
-        headline = "Your access to SMS is switched off."
-        advice = "Ask an administrator of the SMS app to turn it back on."
-    elif reason == "not_configured":
-        headline = "Opening SMS from Canvas is not set up."
-        advice = (
-            "An administrator must set CANVAS_LAUNCH_KEY in the SMS app's environment to "
-            "the same value as the plugin's SMS_LAUNCH_KEY variable, and restart the app."
+        return (
+            "Your access to SMS is switched off.",
+            "Ask an administrator of the SMS app to turn it back on.",
         )
-    else:
-        headline = _REASONS.get(reason, _REASONS["invalid"])
-        advice = "Close this pane and open SMS again from the patient's chart."
+    if reason == "not_configured":
+        return (
+            "Opening SMS from Canvas is not set up.",
+            "An administrator must set CANVAS_LAUNCH_KEY in the SMS app's environment to the "
+            "same value as the plugin's SMS_LAUNCH_KEY variable, and restart the app.",
+        )
+    if reason == "old_plugin":
+        return (
+            "SMS was opened by an old version of the SMS Twilio plugin.",
+            "An administrator must update the plugin in Canvas (it now keeps the launch "
+            "token out of the page's address), then open SMS again from the chart.",
+        )
+    headline = _REASONS.get(reason, _REASONS["invalid"])
+    return headline, "Close this pane and open SMS again from the patient's chart."
+
+
+def _refused_page(request: HttpRequest, reason: str, status: int) -> HttpResponse:
+    headline, advice = _refusal(reason)
     response = render(
         request,
-        "smsapp/embed_refused.html",
+        "smsapp/refused.html",
         {"headline": headline, "advice": advice, "reason": reason},
         status=status,
     )
     # Shown inside the chart's pane, like the page itself (frame-ancestors: Canvas only).
     response.xframe_options_exempt = True
     add_never_cache_headers(response)
+    response["Referrer-Policy"] = "no-referrer"
     return response
+
+
+def _refused(reason: str, status: int) -> JsonResponse:
+    """A refused launch in the API's error shape, with the two sentences apart so the page
+    shows them as the refusal page does."""
+    headline, advice = _refusal(reason)
+    return json_error(
+        f"{headline} {advice}", status, headline=headline, advice=advice, reason=reason
+    )
 
 
 @require_GET
 def embed(request: HttpRequest) -> HttpResponse:
-    """The page for the patient whose chart opened it, or a 401 page saying why not."""
+    """The page's shell, for the chart's pane: no token, no user, no data. Its script reads
+    the launch token from the URL fragment (`#launch=...`, which browsers send to no
+    server and put in no Referer) and trades it at `embed_launch`."""
     if not settings.CANVAS_LAUNCH_KEY:
         return _refused_page(request, "not_configured", 503)
+    if "launch" in request.GET:  # a plugin from before the fragment: the token was logged
+        log.warning("Canvas launch refused: the launch token came in the query string")
+        return _refused_page(request, "old_plugin", 400)
+    return render_page(request, embed=True)
+
+
+@csrf_exempt  # no cookie is read or set: the launch token in the body is the credential
+def embed_launch(request: HttpRequest) -> JsonResponse:
+    """POST {"launch": <token>}: the launch token checked and used up (open_launch), then
+    `{token, expiresIn, session}`: the API token the page sends as a bearer token and what
+    the page needs to know about its user (pages.session_config). A refusal is 401 (403
+    for a user switched off, 503 without CANVAS_LAUNCH_KEY) with the refusal page's
+    sentences."""
+    response = _launch(request)
+    add_never_cache_headers(response)
+    return response
+
+
+def _launch(request: HttpRequest) -> JsonResponse:
+    if request.method != "POST":
+        response = json_error("This route answers POST only.", 405)
+        response["Allow"] = "POST"
+        return response
+    if request.content_type != "application/json":
+        return json_error(
+            "Send the request body as JSON, with the header Content-Type: application/json.",
+            415,
+        )
+    if not settings.CANVAS_LAUNCH_KEY:
+        return _refused("not_configured", 503)
+    try:
+        token = validation.json_object(request.body).get("launch")
+    except InvalidInput as problem:
+        return json_error(problem.information, 400, problem.fields)
     try:
         user, claims = open_launch(
-            token=request.GET.get("launch", "").strip(), key=settings.CANVAS_LAUNCH_KEY
+            token=token.strip() if isinstance(token, str) else "", key=settings.CANVAS_LAUNCH_KEY
         )
     except LaunchRefused as refused:
         log.warning("Canvas launch refused: %s", refused.reason)
-        return _refused_page(request, refused.reason, refused.status)
+        return _refused(refused.reason, refused.status)
     api_token = launch.issue_api_token(
         key=launch.api_token_key(settings.SECRET_KEY),
         user_id=user.pk,
         patient_id=claims.patient_id,
         patient_phone=claims.patient_phone,
     )
-    response = render_page(
-        request,
-        patient_phone=claims.patient_phone,
-        api_token=api_token,
-        api_token_renew_url=reverse("smsapp:embed_renew"),
+    session = session_config(user, patient_phone=claims.patient_phone, scope=settings.EMBED_SCOPE)
+    return JsonResponse(
+        {"token": api_token, "expiresIn": launch.API_TOKEN_LIFETIME, "session": session}
     )
-    # The URL still holds the (used) launch token: keep it out of Referer headers.
-    response["Referrer-Policy"] = "same-origin"
-    return response
 
 
-@api_view("POST", perm=None)
+@api_view("POST", perm=None, scope="any")
 def embed_renew(request: HttpRequest) -> JsonResponse:
-    """A fresh API token for the embedded page, in exchange for a valid one."""
+    """A fresh API token for the embedded page, in exchange for a valid one, and the
+    session's facts as the launch answers them (the page renews when it is reloaded, so
+    a role changed meanwhile shows). No token outlives the session: API_SESSION_MAX_AGE
+    after the launch, renewal ends."""
     if request.api_token is None:
         return json_error("Renewing needs the page's bearer token, not a session.", 401)
+    validation.json_object(request.body)  # `{}`; anything but JSON is still refused
     try:
-        token = launch.renew_api_token(
+        token, lifetime = launch.renew_api_token(
             request.api_token, key=launch.api_token_key(settings.SECRET_KEY)
         )
     except launch.TokenError as refused:
         return json_error(refused.message, 401)
-    return JsonResponse({"token": token, "expiresIn": launch.API_TOKEN_LIFETIME})
+    session = session_config(
+        request.user, patient_phone=request.api_token.patient_phone, scope=settings.EMBED_SCOPE
+    )
+    return JsonResponse({"token": token, "expiresIn": lifetime, "session": session})

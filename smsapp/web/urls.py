@@ -33,7 +33,10 @@ urlpatterns = [
         "inbound_webhook_this_app",
     ),
     path("", pages.page, name="page"),
+    path("login/", pages.login, name="login"),
+    path("logout/", pages.logout, name="logout"),
     path("embed/", embed.embed, name="embed"),
+    path("embed/launch/", embed.embed_launch, name="embed_launch"),
     path("embed/renew/", embed.embed_renew, name="embed_renew"),
     # For load balancers and monitors (docs/api.md, "Health checks").
     path("healthz", health.healthz, name="healthz"),

@@ -209,17 +209,20 @@ class OtherSite:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        # The same server as `localhost`: the same site as the live server (a port does
+        # not make another site), so the browser treats the frame as first-party.
+        self.same_site_origin = f"http://localhost:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def framing(self, src: str, sandbox: str = "") -> str:
+    def framing(self, src: str, sandbox: str = "", *, origin: str = "") -> str:
         """Serve a page that frames `src` in a 420 px pane (with an iframe `sandbox`
-        attribute when given); returns the page's URL."""
+        attribute when given); returns the page's URL (at `origin`, by default `origin`)."""
         attributes = f' sandbox="{sandbox}"' if sandbox else ""
         self.html = (
             "<!doctype html><title>Chart</title>"
             f'<iframe id="sms" src="{src}"{attributes} width="420" height="860"></iframe>'
         ).encode()
-        return f"{self.origin}/chart"
+        return f"{origin or self.origin}/chart"
 
     def close(self) -> None:
         self.server.shutdown()

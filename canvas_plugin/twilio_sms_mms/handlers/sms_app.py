@@ -138,7 +138,9 @@ class SmsApplication(Application):
         token = launch_token(
             key=key, staff_id=staff_id, patient_id=patient_id, phone=patient_mobile(patient_id)
         )
-        return self.pane(url=base_url + EMBED_PATH + "?" + urlencode({"launch": token}))
+        # In the fragment: browsers send it to no server and put it in no Referer, so the
+        # token (which names the patient) stays out of access logs and other sites.
+        return self.pane(url=base_url + EMBED_PATH + "#" + urlencode({"launch": token}))
 
     def pane(self, *, url: str | None = None, content: str | None = None) -> Effect:
         """The right chart pane, showing either the app's URL or a notice."""

@@ -138,19 +138,32 @@ export class ApiError extends Error {
   }
 }
 
-// Inside Canvas the page has a bearer token (third-party cookies are blocked there);
-// signed in to the app itself it has none and uses its session cookie and CSRF token.
-const auth = { token: cfg.apiToken || "", renewTimer: null };
+// Inside Canvas the page has a bearer token (third-party cookies are blocked there; see
+// embed.js); signed in to the app itself it has none and uses its session cookie and
+// CSRF token. `onRenew` hears of each renewed token (embed.js keeps it for reloads).
+const auth = { token: "", renewTimer: null, onRenew: null };
 
-/** Seconds until a JWT expires, or null when the token is not a readable JWT. */
-function secondsLeft(jwt) {
+/** Call the API with this bearer token from now on. */
+export function useToken(token, onRenew) {
+  auth.token = token;
+  auth.onRenew = onRenew || null;
+}
+
+/** A JWT's claims, unchecked (the server checks them), or null when it is not one. */
+export function jwtClaims(jwt) {
   try {
     let part = jwt.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
     while (part.length % 4) part += "=";
-    return JSON.parse(atob(part)).exp - Date.now() / 1000;
+    return JSON.parse(atob(part));
   } catch (e) {
     return null;
   }
+}
+
+/** Seconds until a JWT expires, or null when the token is not a readable JWT. */
+export function secondsLeft(jwt) {
+  const claims = jwtClaims(jwt);
+  return claims && typeof claims.exp === "number" ? claims.exp - Date.now() / 1000 : null;
 }
 
 function scheduleRenewal(seconds) {
@@ -175,6 +188,7 @@ function renewToken() {
     .then(function (data) {
       if (!data || !data.token) return false;
       auth.token = data.token;
+      if (auth.onRenew) auth.onRenew(data.token);
       scheduleRenewal(data.expiresIn);
       return true;
     })
@@ -240,12 +254,14 @@ export function enc(value) {
 }
 
 /** Give a media URL to `apply`. With a Canvas token there are no cookies, so <img src>
-    could not authenticate: the bytes are fetched with the token and shown from a blob: URL. */
-export function setSource(url, apply) {
+    could not authenticate: the bytes are fetched with the token and shown from a blob: URL.
+    `download`: bytes only ever saved, never opened, so their blob is typed as bytes too. */
+export function setSource(url, apply, download) {
   if (!auth.token) return apply(url);
   request(url, "GET", undefined, true)
     .then(function (blob) {
-      apply(URL.createObjectURL(blob));
+      const bytes = download ? new Blob([blob], { type: "application/octet-stream" }) : blob;
+      apply(URL.createObjectURL(bytes));
     })
     .catch(function () {
       /* the item stays without a source; its label still says what it was */
@@ -277,11 +293,26 @@ export function phoneLabel(p) {
 
 export function noNumbersSentence() {
   if (numbers.error) return numbers.error;
+  if (!may("smsapp.sync_twilio")) return "No numbers in the mirror yet. Ask an SMS administrator to sync with Twilio.";
   return "No numbers in the mirror yet. Press “Sync with Twilio” (or run manage.py sync_twilio) to copy the account’s numbers.";
+}
+
+// ---- who is using the page ----------------------------------------------------------
+
+/** Whether the user's role allows `perm` (cfg.session.may); the page hides what it does
+    not allow, and the API refuses it anyway. */
+export function may(perm) {
+  return Boolean(cfg.session && cfg.session.may && cfg.session.may[perm]);
+}
+
+/** True when this session reaches only the patient it was opened for (EMBED_SCOPE). */
+export function patientOnly() {
+  return Boolean(cfg.session && cfg.session.scope === "patient");
 }
 
 /** The patient the page was opened for (?patient= or a Canvas launch), or "". */
 export function patientNumber() {
-  if (!cfg.patientPhone || e164Problem(cfg.patientPhone)) return "";
-  return compactNumber(cfg.patientPhone);
+  const phone = cfg.session ? cfg.session.patientPhone : "";
+  if (!phone || e164Problem(phone)) return "";
+  return compactNumber(phone);
 }

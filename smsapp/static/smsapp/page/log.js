@@ -2,10 +2,11 @@
    one number; the selected message's details, its media, and deleting it. */
 
 import {
-  $, api, chip, clear, el, enc, errorInWords, FINAL, fieldError, noNumbersSentence,
-  numbers, onNumbersChanged, patientNumber, phoneLabel, plural, request, say, setSource,
+  $, api, chip, clear, el, enc, errorInWords, FINAL, fieldError, may, noNumbersSentence,
+  numbers, onNumbersChanged, patientNumber, patientOnly, phoneLabel, plural, request, say,
   timeNode,
 } from "./core.js";
+import { addThumbnails, mediaNode } from "./media.js";
 import { compactNumber, e164Problem, formatNumber } from "./sms.js";
 
 const PAGE_SIZE = 30;
@@ -48,10 +49,11 @@ function logUrl() {
 
 function emptySentence() {
   const ours = formatNumber(state.number);
+  const sendHint = may("smsapp.send_message") ? " Send the first one from Send." : "";
   if (state.view === "conversation") {
-    return "No messages with " + formatNumber(state.counterpart) + " yet. Send the first one from Send.";
+    return "No messages with " + formatNumber(state.counterpart) + " yet." + sendHint;
   }
-  if (state.view === "from") return "Nothing sent from " + ours + " yet. Send the first one from Send.";
+  if (state.view === "from") return "Nothing sent from " + ours + " yet." + sendHint;
   return "Nothing received by " + ours + " yet. Messages patients send to it appear here.";
 }
 
@@ -59,7 +61,7 @@ function emptySentence() {
 export function showLog() {
   state.number = $("log-number").value;
   state.view = $("log-view").value;
-  $("log-counterpart-field").hidden = state.view !== "conversation";
+  $("log-counterpart-field").hidden = state.view !== "conversation" || patientOnly();
   const seq = ++state.seq;
   state.items = [];
   state.next = null;
@@ -76,7 +78,7 @@ export function showLog() {
     if (problem) {
       const typed = $("log-counterpart").value.trim();
       fieldError($("log-counterpart"), $("log-counterpart-error"), typed ? problem : "");
-      say($("log-state"), "Enter the other person’s number to see your conversation with them.");
+      say($("log-state"), patientOnly() ? "The chart has no mobile number for this patient, so there is no conversation to show." : "Enter the other person’s number to see your conversation with them.");
       return;
     }
     fieldError($("log-counterpart"), $("log-counterpart-error"), "");
@@ -201,26 +203,6 @@ function renderItem(m) {
   return el("li", { cls: conversation ? (ours ? "out" : "in") : "", attrs: { "data-sid": m.sid } }, [button]);
 }
 
-/** Pictures of an MMS as small thumbnails in its bubble, like a phone's messaging app
-    (the list gives only a count, so the message's media list is read once). Selecting
-    the bubble shows them full size in the detail. */
-function addThumbnails(sid, holder) {
-  api("message/" + enc(sid))
-    .then(function (r) {
-      (r.data.media || []).forEach(function (item, i, all) {
-        if (String(item.contentType || "").indexOf("image/") !== 0) return;
-        const img = el("img", { cls: "thumb-sm", attrs: { alt: "Image " + (i + 1) + " of " + all.length, loading: "lazy" } });
-        setSource(item.url, function (src) {
-          img.src = src;
-        });
-        holder.appendChild(img);
-      });
-    })
-    .catch(function () {
-      /* the bubble still says how many attachments there are */
-    });
-}
-
 // ---- message detail ------------------------------------------------------------------
 
 function markSelected(sid) {
@@ -236,7 +218,7 @@ function openDetail(sid) {
   const panel = $("log-detail");
   panel.hidden = false;
   clear($("detail-body"));
-  $("detail-delete").hidden = true;
+  if ($("detail-delete")) $("detail-delete").hidden = true;
   say($("detail-state"), "Loading the message…");
   panel.focus({ preventScroll: true });
   panel.scrollIntoView({ block: "nearest" });
@@ -288,37 +270,11 @@ function renderDetail(m) {
   }
   body.appendChild(dl);
 
-  const del = $("detail-delete");
+  const del = $("detail-delete"); // absent when the role may not delete (main.js)
+  if (!del) return;
   del.hidden = false;
   del.disabled = false;
   del.setAttribute("data-sid", m.sid);
-}
-
-/** One media item: images as images (opening full size), video and audio with players,
-    anything else as a download link. */
-function mediaNode(item, index, count) {
-  const type = String(item.contentType || "").toLowerCase();
-  const what = "Attachment " + (index + 1) + " of " + count + " (" + (type || "unknown type") + ")";
-  let node;
-  if (type.indexOf("image/") === 0) {
-    const img = el("img", { attrs: { alt: "Image: " + what, loading: "lazy" } });
-    node = el("a", { cls: "thumb", attrs: { target: "_blank", rel: "noopener" } }, [img]);
-    setSource(item.url, function (src) {
-      img.src = src;
-      node.href = src;
-    });
-  } else if (type.indexOf("video/") === 0 || type.indexOf("audio/") === 0) {
-    node = el(type.indexOf("video/") === 0 ? "video" : "audio", { attrs: { controls: "", preload: "metadata", "aria-label": what } });
-    setSource(item.url, function (src) {
-      node.src = src;
-    });
-  } else {
-    node = el("a", { cls: "download", text: "Download " + what, attrs: { download: item.sid || "" } });
-    setSource(item.url, function (src) {
-      node.href = src;
-    });
-  }
-  return node;
 }
 
 function deleteSelected() {
@@ -375,7 +331,7 @@ export function start() {
   $("log-older").addEventListener("click", loadOlder);
   $("log-older-top").addEventListener("click", loadOlder);
   $("detail-close").addEventListener("click", closeDetail);
-  $("detail-delete").addEventListener("click", deleteSelected);
+  if ($("detail-delete")) $("detail-delete").addEventListener("click", deleteSelected);
   $("log-detail").addEventListener("keydown", function (event) {
     if (event.key === "Escape") closeDetail();
   });
@@ -385,5 +341,11 @@ export function start() {
   if (patient) {
     $("log-counterpart").value = patient;
     $("log-view").value = "conversation";
+  }
+  // A session that reaches only this patient (EMBED_SCOPE=patient): only that conversation.
+  if (patientOnly()) {
+    $("log-view").value = "conversation";
+    $("log-view").parentNode.hidden = true;
+    $("log-counterpart-field").hidden = true;
   }
 }

@@ -2,7 +2,7 @@
    number to change the webhook, and the sync button. It also loads the numbers that all
    three tabs share (core.js `numbers`). */
 
-import { $, api, clear, el, enc, fieldError, noNumbersSentence, numbers, numbersChanged, say } from "./core.js";
+import { $, api, clear, el, enc, fieldError, may, noNumbersSentence, numbers, numbersChanged, say } from "./core.js";
 import { showLog } from "./log.js";
 import { formatNumber } from "./sms.js";
 
@@ -19,7 +19,7 @@ export function loadPhones() {
       numbers.list = r.data || [];
       numbers.error = "";
       // A new install (or the sandbox) has an empty mirror: copy the account once.
-      if (!numbers.list.length && !state.syncedOnce) return syncFromTwilio(false);
+      if (!numbers.list.length && !state.syncedOnce && may("smsapp.sync_twilio")) return syncFromTwilio(false);
     })
     .catch(function (err) {
       numbers.list = [];
@@ -102,7 +102,7 @@ function phoneCard(p) {
     p.label && p.label !== p.phoneNumber ? el("p", { cls: "phone-label", text: p.label }) : null,
     capList,
     current,
-    webhookForm(p),
+    may("smsapp.change_phone") ? webhookForm(p) : null,
   ]);
 }
 
@@ -181,7 +181,9 @@ function changeWebhook(p, path, body, action, ui) {
 
 export function start() {
   $("phones-reload").addEventListener("click", loadPhones);
-  $("phones-sync").addEventListener("click", function () {
-    syncFromTwilio(true);
-  });
+  if ($("phones-sync")) {
+    $("phones-sync").addEventListener("click", function () {
+      syncFromTwilio(true);
+    });
+  }
 }

@@ -3,7 +3,7 @@
 
 import {
   $, api, cfg, chip, clear, el, enc, errorInWords, FINAL, fieldError, numbers,
-  onNumbersChanged, patientNumber, phoneLabel, plural, say,
+  onNumbersChanged, patientNumber, patientOnly, phoneLabel, plural, say,
 } from "./core.js";
 import { markStale } from "./log.js";
 import { compactNumber, countSegments, e164Problem, formatNumber } from "./sms.js";
@@ -265,6 +265,7 @@ export function start() {
   $("send-callback").value = cfg.statusCallbackUrl || "";
   const patient = patientNumber();
   if (patient) $("send-to").value = patient;
+  $("send-to").readOnly = patientOnly(); // a session that reaches only this patient
   updateCounter();
   renumberMedia();
 }

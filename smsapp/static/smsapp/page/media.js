@@ -1,0 +1,73 @@
+/* A message's attachments in the page: thumbnails in a conversation's bubbles, and the
+   gallery of the message's detail.
+
+   Only raster images (PNG, JPEG, GIF, WebP), sound and video are shown or opened: no
+   browser runs them. Everything else (SVG, HTML, JavaScript, PDF, unknown types) is only
+   ever a download link, never an <img>, a frame or a link that opens in the page's
+   origin; the server serves those as octet-stream too (smsapp/services/media.py). */
+
+import { api, el, enc, setSource } from "./core.js";
+
+const SHOWN_IMAGES = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/** "image", "video", "audio" or "download": how an attachment of this type is shown. */
+function mediaKind(contentType) {
+  const type = String(contentType || "").toLowerCase();
+  if (SHOWN_IMAGES.indexOf(type) !== -1) return "image";
+  if (type.indexOf("video/") === 0) return "video";
+  if (type.indexOf("audio/") === 0) return "audio";
+  return "download";
+}
+
+/** Pictures of an MMS as small thumbnails in its bubble, like a phone's messaging app
+    (the list gives only a count, so the message's media list is read once). Selecting
+    the bubble shows them full size in the detail. */
+export function addThumbnails(sid, holder) {
+  api("message/" + enc(sid))
+    .then(function (r) {
+      (r.data.media || []).forEach(function (item, i, all) {
+        if (mediaKind(item.contentType) !== "image") return;
+        const img = el("img", { cls: "thumb-sm", attrs: { alt: "Image " + (i + 1) + " of " + all.length, loading: "lazy" } });
+        setSource(item.url, function (src) {
+          img.src = src;
+        });
+        holder.appendChild(img);
+      });
+    })
+    .catch(function () {
+      /* the bubble still says how many attachments there are */
+    });
+}
+
+
+/** One media item: raster images as images (opening full size), video and audio with
+    players, anything else only as a download link, never opened in the page's origin. */
+export function mediaNode(item, index, count) {
+  const type = String(item.contentType || "").toLowerCase();
+  const kind = mediaKind(type);
+  const what = "Attachment " + (index + 1) + " of " + count + " (" + (type || "unknown type") + ")";
+  let node;
+  if (kind === "image") {
+    const img = el("img", { attrs: { alt: "Image: " + what, loading: "lazy" } });
+    node = el("a", { cls: "thumb", attrs: { target: "_blank", rel: "noopener" } }, [img]);
+    setSource(item.url, function (src) {
+      img.src = src;
+      node.href = src;
+    });
+  } else if (kind === "video" || kind === "audio") {
+    node = el(kind, { attrs: { controls: "", preload: "metadata", "aria-label": what } });
+    setSource(item.url, function (src) {
+      node.src = src;
+    });
+  } else {
+    node = el("a", { cls: "download", text: "Download " + what, attrs: { download: item.sid || "" } });
+    setSource(
+      item.url,
+      function (src) {
+        node.href = src;
+      },
+      true
+    );
+  }
+  return node;
+}

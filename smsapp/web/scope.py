@@ -1,0 +1,50 @@
+"""What a session opened from a patient's chart may reach: the one place of that rule.
+
+EMBED_SCOPE=clinic (the default): everything the user's role allows, since Canvas staff
+may open any chart. EMBED_SCOPE=patient: a session opened from a chart (a request with an
+API token) reaches only messages with the launched patient's number (the token's phone
+claim): reading them, their media, sending to and deleting them. Routes that reach
+beyond one conversation (the per-number logs, webhooks, sync) are refused outright.
+
+api_view applies the route-level part (`scope=`); views whose answer depends on which
+numbers a request names call `require_in_scope` or `require_message_in_scope`.
+Sessions signed in with a cookie are never limited.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import HttpRequest
+
+from smsapp.lib.errors import Forbidden
+from smsapp.models import Message
+
+OUT_OF_SCOPE = (
+    "This SMS session was opened from a patient's chart and reaches only that patient's "
+    "messages; open SMS from the other patient's chart instead."
+)
+
+
+def limited_to(request: HttpRequest) -> str | None:
+    """The one number the request's messages must involve, or None when it is not limited.
+    "" (a chart with no mobile number) reaches no message at all."""
+    claims = getattr(request, "api_token", None)
+    if claims is None or settings.EMBED_SCOPE != "patient":
+        return None
+    return claims.patient_phone
+
+
+def require_in_scope(request: HttpRequest, *numbers: str) -> None:
+    """Forbidden unless the request may reach messages between `numbers`."""
+    number = limited_to(request)
+    if number is not None and (not number or number not in numbers):
+        raise Forbidden(OUT_OF_SCOPE)
+
+
+def require_message_in_scope(request: HttpRequest, sid: str) -> None:
+    """Forbidden unless the request may reach the mirrored message `sid` (a limited session
+    reaches only messages in the mirror: those are the ones the page shows)."""
+    if limited_to(request) is None:
+        return
+    numbers = Message.objects.filter(sid=sid).values_list("from_number", "to_number").first()
+    require_in_scope(request, *(numbers or ()))
