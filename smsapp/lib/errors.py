@@ -15,3 +15,7 @@ class InvalidInput(Exception):
 
 class NotFound(Exception):
     """No such record (404): the message is the sentence."""
+
+
+class Conflict(Exception):
+    """The record is not in a state that allows this (409): the message is the sentence."""

@@ -20,17 +20,20 @@ from django.views.decorators.http import require_http_methods
 
 from smsapp import twilio_gateway
 from smsapp.lib import launch
-from smsapp.lib.errors import InvalidInput, NotFound
+from smsapp.lib.errors import Conflict, InvalidInput, NotFound
 from smsapp.twilio_gateway import TwilioError
 
 logger = logging.getLogger(__name__)
 View = Callable[..., HttpResponse]
 
 
-def json_error(information: str, status: int, fields: dict[str, str] | None = None) -> JsonResponse:
+def json_error(
+    information: str, status: int, fields: dict[str, str] | None = None, **extra: object
+) -> JsonResponse:
     """The API's only error shape: `information` (the original plugin's key, one sentence a
-    person can act on) and, for invalid input, `fields` ({name: sentence})."""
-    payload: dict[str, object] = {"information": information}
+    person can act on) and, for invalid input, `fields` ({name: sentence}); `extra` keys
+    point at what the error is about (e.g. the sync already running)."""
+    payload: dict[str, object] = {"information": information, **extra}
     if fields:
         payload["fields"] = fields
     return JsonResponse(payload, status=status)
@@ -162,6 +165,8 @@ def api_view(*methods: str, perm: str | None = "smsapp.view_message") -> Callabl
                 return json_error(problem.information, 400, problem.fields)
             except NotFound as problem:
                 return json_error(str(problem), 404)
+            except Conflict as problem:
+                return json_error(str(problem), 409)
             except TwilioError as error:  # TwilioNotConfigured included: 503
                 fields = {error.field: error.message} if error.field else None
                 return json_error(error.message, error.http_status, fields)
