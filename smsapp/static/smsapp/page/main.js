@@ -2,9 +2,12 @@
 
    The page's only script: loaded with <script type="module">, so it runs once the HTML is
    parsed, and it imports the rest. One module per tab (log.js, send.js, phones.js, and
-   sandbox.js for the sandbox's "patient texts" form); core.js holds what they share (API
-   client, DOM helpers, status words, the account's numbers); sms.js holds the plain
-   helpers for segments and phone numbers. This file wires the tab bar and starts them. */
+   sandbox.js for the sandbox's "patient texts" form); send-result.js shows what happened
+   to a text sent (or scheduled, or whose outcome is being looked up) and the pending
+   scheduled texts; templates.js (the template picker) and schedule.js ("Send later", the
+   pending list) serve any message box; core.js holds what they share (API client, DOM
+   helpers, status words, the account's numbers); sms.js holds the plain helpers for
+   segments and phone numbers. This file wires the tab bar and starts them. */
 
 import { $, startTokenRenewal } from "./core.js";
 import * as log from "./log.js";
