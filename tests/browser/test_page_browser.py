@@ -463,9 +463,7 @@ def test_tabs_switch_with_the_keyboard(app, phone):
 
 
 def test_without_numbers_the_page_asks_twilio_once_then_says_how_to_get_them(app, twilio):
-    numbers = tw.add_paged_list(
-        twilio, "IncomingPhoneNumbers.json", "incoming_phone_numbers", [[]]
-    )
+    numbers = tw.add_paged_list(twilio, "IncomingPhoneNumbers.json", "incoming_phone_numbers", [[]])
     page = app.open()
 
     expect(page.locator("#log-state")).to_contain_text("Sync with Twilio")

@@ -35,7 +35,9 @@ def _send_tab(app, width=420):
 
 def _sends(twilio) -> int:
     """POSTs to Twilio's Messages (the live server's own requests pass through the mock)."""
-    return sum(c.request.method == "POST" and c.request.url.startswith(TWILIO) for c in twilio.calls)
+    return sum(
+        c.request.method == "POST" and c.request.url.startswith(TWILIO) for c in twilio.calls
+    )
 
 
 def _jobs_due_now():
