@@ -152,14 +152,9 @@ class MessageTemplateAdmin(admin.ModelAdmin):
     search_fields = ["name", "body"]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records the app's jobs and the page change: shown, never edited here."""
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+class ReadOnlyAdmin(MirrorAdmin):
+    """Records the page and the jobs change (their state is what exactly-once rests on):
+    shown, never added, edited or deleted here."""
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False

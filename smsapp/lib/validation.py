@@ -138,7 +138,7 @@ def collect(checks: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
     return values, errors
 
 
-def send_request(data: dict[str, Any], *, now: datetime | None = None) -> dict[str, Any]:
+def send_request(data: dict[str, Any]) -> dict[str, Any]:
     """The shape checks of sms_send's body (which numbers exist is checked against the
     mirror by smsapp.services.messages.send). Returns from_, from_sid, to, text,
     media_urls, callback_url and send_at (None: now); raises InvalidInput naming every
@@ -153,7 +153,7 @@ def send_request(data: dict[str, Any], *, now: datetime | None = None) -> dict[s
             "text": lambda: text_field(data.get("text"), field="text", label="The text"),
             "mediaUrls": lambda: _media_urls(data.get("mediaUrls")),
             "callbackUrl": lambda: _optional_https(data.get("callbackUrl"), "callbackUrl"),
-            "sendAt": lambda: send_at(data.get("sendAt"), now=now or datetime.now(UTC)),
+            "sendAt": lambda: send_at(data.get("sendAt"), now=datetime.now(UTC)),
         }
     )
     if "text" in values and "mediaUrls" in values:

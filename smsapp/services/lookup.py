@@ -186,4 +186,3 @@ def _resolve(attempt: SendAttempt, state: str, sid: str = "") -> None:
                 "Schedule it again if it is still needed.",
                 updated_at=timezone.now(),
             )
-    attempt.refresh_from_db()
