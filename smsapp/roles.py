@@ -36,7 +36,7 @@ ROLES: dict[str, list[str]] = {
         "smsapp.delete_messagetemplate",
         "smsapp.view_scheduledmessage",
         "smsapp.view_sendattempt",
-        "django_tasks_db.view_dbtaskresult",  # background jobs, with a failed one's error
+        "django_tasks_database.view_dbtaskresult",  # background jobs, with a failed one's error
     ],
 }
 

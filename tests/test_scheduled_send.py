@@ -391,3 +391,31 @@ def test_a_text_held_back_moves_to_when_it_may_go_out(
     job = DBTaskResult.objects.get(task_path="smsapp.tasks.send_scheduled", status="READY")
     assert job.run_after == window_opens
     assert len(mocked_twilio.calls) == 0
+
+
+# --- the time "Send later" is read in --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("number", "zone", "from_number"),
+    [
+        ("+14155550199", "America/Los_Angeles", True),  # one area code, one zone
+        ("+442071234567", "Europe/London", True),
+        ("+61412345678", "America/New_York", False),  # Australian mobiles span zones
+    ],
+)
+def test_a_patients_time_zone_comes_from_the_number_else_the_clinics(
+    staff_client, settings, number, zone, from_number
+):
+    settings.TIME_ZONE = "America/New_York"
+
+    answer = staff_client.get(f"{API}time_zone/{number}").json()
+
+    assert answer == {
+        "number": number, "timeZone": zone, "fromNumber": from_number,
+        "clinicTimeZone": "America/New_York",
+    }  # fmt: skip
+
+
+def test_a_time_zone_needs_a_number(staff_client):
+    assert staff_client.get(f"{API}time_zone/nope").status_code == 400
