@@ -163,12 +163,23 @@ function sendMessage(event) {
   const later = $("send-later").checked;
   const to = compactNumber($("send-to").value);
   if (later && !toProblem) {
-    if (!state.zone || state.zoneFor !== to) fields.sendAt = "Looking up the patient’s time zone; try again in a moment.";
-    else {
-      const read = readSendLater($("send-at").value, state.zone.timeZone);
-      if (read.problem) fields.sendAt = read.problem;
-      else state.sendAt = read.sendAt;
+    if (!state.zone || state.zoneFor !== to) {
+      // The time is read in the patient's zone: fetch it (Send's click left To), then go on.
+      zoneFor(to).then(
+        function (info) {
+          state.zone = info;
+          state.zoneFor = to;
+          sendMessage(event);
+        },
+        function (err) {
+          showSendErrors({ sendAt: err.message });
+        },
+      );
+      return;
     }
+    const read = readSendLater($("send-at").value, state.zone.timeZone);
+    if (read.problem) fields.sendAt = read.problem;
+    else state.sendAt = read.sendAt;
   }
   if (Object.keys(fields).length) {
     state.toTouched = true;
