@@ -100,6 +100,11 @@ INSTALLED_APPS = [
 # Background jobs: Django's Tasks API with the database backend, so jobs live in the app's
 # own database and `manage.py work` runs them (smsapp/tasks.py, smsapp/worker.py).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# Minutes between the workers' incremental syncs with a real Twilio account (Twilio's
+# status callbacks can be lost); 0 switches the periodic reconciliation off.
+SYNC_EVERY_MINUTES = _number("SYNC_EVERY_MINUTES", 15, int)
+# What {clinic_name} in a message template becomes; empty leaves it for staff to fill.
+CLINIC_NAME = env.str("CLINIC_NAME", default="").strip()
 
 MIDDLEWARE = [
     # First, so every response (a redirect or an error too) carries X-Request-ID and every

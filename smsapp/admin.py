@@ -1,11 +1,23 @@
 """The back office: the mirror read-only where Twilio is the source of truth, the
-auto-reply rules editable."""
+auto-reply rules and message templates editable, scheduled sends and unknown-outcome
+sends to look at (the page and the jobs change them). Background jobs, with a failed
+one's error, are django-tasks-db's own admin ("Task results")."""
 
 from django.contrib import admin
 from django.db import models
 from django.db.models import Q, QuerySet
 
-from smsapp.models import AutoReplyRule, Media, Message, Phone, StatusEvent, SyncRun
+from smsapp.models import (
+    AutoReplyRule,
+    Media,
+    Message,
+    MessageTemplate,
+    Phone,
+    ScheduledMessage,
+    SendAttempt,
+    StatusEvent,
+    SyncRun,
+)
 
 
 class MirrorAdmin(admin.ModelAdmin):
@@ -125,7 +137,49 @@ class AutoReplyRuleAdmin(admin.ModelAdmin):
 class SyncRunAdmin(MirrorAdmin):
     """When the mirror was last brought up to date, and why a run failed."""
 
-    list_display = ["started_at", "finished_at", "full", "since", "pages", "error"]
-    list_filter = ["full"]
+    list_display = ["started_at", "state", "finished_at", "full", "since", "pages", "error"]
+    list_filter = ["state", "full"]
     date_hierarchy = "started_at"
     show_full_result_count = False
+
+
+@admin.register(MessageTemplate)
+class MessageTemplateAdmin(admin.ModelAdmin):
+    """Quick replies; saving one with a placeholder the app cannot fill is refused
+    (MessageTemplate.clean)."""
+
+    list_display = ["name", "body", "updated_at"]
+    search_fields = ["name", "body"]
+
+
+class ReadOnlyAdmin(MirrorAdmin):
+    """Records the page and the jobs change (their state is what exactly-once rests on):
+    shown, never added, edited or deleted here."""
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(ScheduledMessage)
+class ScheduledMessageAdmin(ReadOnlyAdmin):
+    list_display = [
+        "send_at",
+        "state",
+        "from_number",
+        "to_number",
+        "created_by",
+        "attempts",
+        "error",
+    ]
+    list_filter = ["state"]
+    list_select_related = ["created_by"]
+    search_fields = ["=to_number", "=from_number", "=message_sid"]
+    date_hierarchy = "send_at"
+    show_full_result_count = False
+
+
+@admin.register(SendAttempt)
+class SendAttemptAdmin(ReadOnlyAdmin):
+    list_display = ["attempted_at", "state", "from_number", "to_number", "message_sid", "checks"]
+    list_filter = ["state"]
+    search_fields = ["=to_number", "=message_sid"]

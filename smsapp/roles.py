@@ -14,7 +14,8 @@ ADMINISTRATORS = "SMS administrators"
 _AGENT = [
     "smsapp.view_phone",  # the numbers to send from
     "smsapp.view_message",  # conversations, messages, media
-    "smsapp.send_message",
+    "smsapp.send_message",  # also schedules texts, and cancels any pending one
+    "smsapp.view_messagetemplate",  # the Send tab's template picker
 ]
 ROLES: dict[str, list[str]] = {
     AGENTS: _AGENT,
@@ -30,6 +31,12 @@ ROLES: dict[str, list[str]] = {
         "smsapp.add_autoreplyrule",
         "smsapp.change_autoreplyrule",
         "smsapp.delete_autoreplyrule",
+        "smsapp.add_messagetemplate",
+        "smsapp.change_messagetemplate",
+        "smsapp.delete_messagetemplate",
+        "smsapp.view_scheduledmessage",
+        "smsapp.view_sendattempt",
+        "django_tasks_database.view_dbtaskresult",  # background jobs, with a failed one's error
     ],
 }
 

@@ -16,6 +16,8 @@ TWILIO_RETRY_BACKOFF = 0.0
 TWILIO_VALIDATE_WEBHOOKS = True
 TWILIO_SANDBOX = False  # tests that need the offline stand-in switch it on themselves
 PUBLIC_BASE_URL = "https://sms.example.org"
+SYNC_EVERY_MINUTES = 0  # tests of the reconciliation switch it on; others must not sync
+CLINIC_NAME = "Sunrise Clinic"
 CANVAS_LAUNCH_KEY = "test-canvas-launch-key-0123456789abcdef"
 CANVAS_ORIGIN = "https://clinic.canvasmedical.com"
 

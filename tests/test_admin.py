@@ -5,8 +5,18 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
-from smsapp.models import AutoReplyRule, Message, Phone, StatusEvent, SyncRun
+from smsapp.models import (
+    AutoReplyRule,
+    Message,
+    MessageTemplate,
+    Phone,
+    ScheduledMessage,
+    SendAttempt,
+    StatusEvent,
+    SyncRun,
+)
 from tests.factories import (
     AutoReplyRuleFactory,
     MediaFactory,
@@ -17,7 +27,10 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db
 
-MODELS = [Phone, Message, StatusEvent, AutoReplyRule, SyncRun]
+MODELS = [
+    Phone, Message, StatusEvent, AutoReplyRule, SyncRun, MessageTemplate, ScheduledMessage,
+    SendAttempt,
+]  # fmt: skip
 
 
 def url(model, view: str, *args) -> str:
@@ -34,6 +47,10 @@ def mirror(rows: int) -> None:
         PhoneFactory()
         AutoReplyRuleFactory()
         SyncRun.objects.create(pages=3, counts={"messages": {"created": 2500}})
+        numbers = {"from_number": message.from_number, "to_number": message.to_number}
+        MessageTemplate.objects.create(name=f"Template {message.pk}", body="See you {first_name}")
+        ScheduledMessage.objects.create(**numbers, body="Later", send_at=timezone.now())
+        SendAttempt.objects.create(**numbers, body="Maybe", attempted_at=timezone.now())
 
 
 def queries(client, address: str) -> int:

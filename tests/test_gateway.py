@@ -643,8 +643,41 @@ def test_send_is_not_retried_when_twilio_may_have_sent_it(mocked_twilio, failure
     with pytest.raises(gw.TwilioError) as caught:
         gw.send_message(from_="+14155550100", to="+14155550199", body="Your results are in")
 
-    assert caught.value.transient  # the caller may offer to try again, knowingly
+    assert caught.value.transient
+    assert caught.value.outcome_unknown  # the caller must look it up, never send it again
     assert len(mocked_twilio.calls) == 1  # a patient must never get the same text twice
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        {"json": tw.error_json(20429, 429), "status": 429},
+        {"body": requests.exceptions.ConnectTimeout("connect timed out")},
+        {"json": tw.error_json(21211, 400), "status": 400},
+    ],
+    ids=["429", "connect-timeout", "refused-input"],
+)
+def test_a_send_twilio_certainly_did_not_act_on_has_a_known_outcome(
+    mocked_twilio, settings, failure
+):
+    settings.TWILIO_MAX_RETRIES = 0
+    mocked_twilio.post(tw.account_url("Messages.json"), **failure)
+
+    with pytest.raises(gw.TwilioError) as caught:
+        gw.send_message(from_="+14155550100", to="+14155550199", body="Hi")
+
+    assert not caught.value.outcome_unknown
+
+
+def test_a_read_that_timed_out_has_no_unknown_outcome(mocked_twilio, settings):
+    settings.TWILIO_MAX_RETRIES = 0
+    url = tw.account_url(f"Messages/{tw.message_sid(1)}.json")
+    mocked_twilio.get(url, body=requests.exceptions.ReadTimeout("slow"))
+
+    with pytest.raises(gw.TwilioError) as caught:
+        gw.fetch_message(tw.message_sid(1))
+
+    assert not caught.value.outcome_unknown  # repeating a read is harmless
 
 
 @pytest.mark.parametrize(

@@ -1,13 +1,16 @@
 """Inbound messages: stored with their media before answering, answered once, with the
-auto-reply chosen from the active rules (defaults from migration 0002)."""
+auto-reply chosen from the active rules (defaults from migration 0002); an MMS's media
+bytes are fetched by a job afterwards."""
 
 import xml.etree.ElementTree as ET
 from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
+from django_tasks_db.models import DBTaskResult
 
 from smsapp.models import AutoReplyRule, Media, Message
+from tests import twilio_payloads as tw
 from tests.factories import AutoReplyRuleFactory, MediaFactory
 from tests.webhook_signing import FORM, get_signed, post_signed, signature
 
@@ -290,3 +293,56 @@ def test_a_nul_character_is_dropped_rather_than_failing_on_postgresql(client):
     response = post_signed(client, INBOUND, _params("hel\x00lo"))
     assert _reply(response) == ("Hello! ♥️", [HELLO_IMAGE])
     assert Message.objects.get(sid=SID).body == "hello"
+
+
+# --- an MMS's media: fetched by a job once the webhook has answered -----------------------
+
+JPEG = b"\xff\xd8\xff\xe0" + b"jpeg bytes" * 10
+
+
+def _mms(client, media_sid="ME" + "1" * 32):
+    params = _params(
+        "look", NumMedia="1", MediaUrl0=_media_url(SID, media_sid), MediaContentType0="image/jpeg"
+    )
+    return post_signed(client, INBOUND, params)
+
+
+def test_an_mms_is_answered_without_waiting_on_twilio_then_a_job_caches_its_media(
+    client, mocked_twilio, run_jobs
+):
+    response = _mms(client)
+
+    assert _reply(response) == ("Say hello! 👻", [])
+    assert len(mocked_twilio.calls) == 0  # Twilio waited on nothing but our database
+    item = Media.objects.get()
+    assert not item.file
+    cdn = f"https://media.twiliocdn.com/{item.sid}"
+    mocked_twilio.get(
+        tw.account_url(f"Messages/{SID}/Media/{item.sid}"), status=307, headers={"Location": cdn}
+    )
+    mocked_twilio.get(cdn, body=JPEG, content_type="image/jpeg")
+
+    run_jobs()
+
+    item.refresh_from_db()
+    assert item.file.read() == JPEG
+    job = DBTaskResult.objects.get(task_path="smsapp.tasks.cache_media")
+    assert (job.status, job.return_value) == ("SUCCESSFUL", 1)
+
+
+def test_a_media_fetch_that_fails_keeps_its_error_for_the_admin(client, mocked_twilio, run_jobs):
+    _mms(client)
+    tw.add_error(mocked_twilio, "GET", f"Messages/{SID}/Media/{'ME' + '1' * 32}", 404, 20404)
+
+    run_jobs()
+
+    job = DBTaskResult.objects.get(task_path="smsapp.tasks.cache_media")
+    assert job.status == "FAILED"
+    assert "Twilio has no such record" in job.traceback
+    assert not Media.objects.get().file  # the page's first view of it tries again
+
+
+def test_a_text_without_media_queues_no_job(client):
+    post_signed(client, INBOUND, _params("hello"))
+
+    assert not DBTaskResult.objects.exists()

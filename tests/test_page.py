@@ -209,7 +209,7 @@ def test_the_admin_keeps_deny_and_gets_frame_ancestors_none(client):
 
 
 def test_json_answers_get_no_html_policy(staff_client):
-    response = staff_client.get(reverse("smsapp:phone_list"))
+    response = staff_client.get(reverse("smsapp:templates"))
 
     assert response["Content-Type"] == "application/json"
     assert "Content-Security-Policy" not in response

@@ -1,6 +1,7 @@
 """The offline sandbox end to end: the app's real gateway and twilio SDK talk over real HTTP
 on loopback to the stand-in served by a live server, which posts signed callbacks and
-inbound messages back to the app's real webhooks."""
+inbound messages back to the app's real webhooks. A message's status steps are jobs:
+`run_jobs()` works them, as the worker `make run` starts does."""
 
 import importlib
 
@@ -8,6 +9,8 @@ import pytest
 from django.apps import apps as django_apps
 from django.core.management import call_command
 from django.urls import reverse
+from django.utils import timezone
+from django_tasks_db.models import DBTaskResult
 
 from smsapp import twilio_gateway
 from smsapp.models import Media, Message, Phone, StatusEvent
@@ -38,9 +41,8 @@ def sandbox(live_server, settings, default_auto_replies):
     settings.TWILIO_AUTH_TOKEN = credentials.auth_token(settings.SECRET_KEY)
     settings.SANDBOX_BASE_URL = live_server.url
     settings.PUBLIC_BASE_URL = live_server.url
-    settings.SANDBOX_STEP_SECONDS = 0.05
-    yield live_server
-    assert engine.wait_until_idle(10)
+    settings.SANDBOX_STEP_SECONDS = 0  # each step's job is due at once: run_jobs() does all
+    return live_server
 
 
 @pytest.fixture
@@ -94,13 +96,15 @@ def test_wrong_credentials_are_refused_like_twilio(sandbox, settings):
     assert refused.value.http_status == 503
 
 
-def test_a_sent_message_is_delivered_through_signed_status_callbacks(synced, staff_client):
+def test_a_sent_message_is_delivered_through_signed_status_callbacks(
+    synced, staff_client, run_jobs
+):
     response = send(staff_client)
 
     assert response.status_code == 200, response.content
     sid = response.json()["sid"]
     assert response.json()["status"] == "queued"
-    assert engine.wait_until_idle(10)
+    run_jobs()
     message = Message.objects.get(sid=sid)
     assert message.status == "delivered"
     events = StatusEvent.objects.filter(message_id=sid).order_by("id")
@@ -108,11 +112,31 @@ def test_a_sent_message_is_delivered_through_signed_status_callbacks(synced, sta
     assert SandboxMessage.objects.get(sid=sid).status == "delivered"
 
 
-def test_a_number_reserved_to_fail_ends_undelivered_with_the_reason(synced, staff_client):
+def test_each_status_step_is_a_job_due_a_step_after_the_last(
+    synced, staff_client, run_jobs, settings
+):
+    settings.SANDBOX_STEP_SECONDS = 60
+    sid = send(staff_client).json()["sid"]
+    steps = DBTaskResult.objects.filter(task_path="twilio_sandbox.tasks.status_step")
+
+    step = steps.get()
+    assert step.args_kwargs["args"] == [sid, "sent"]
+    assert 55 < (step.run_after - timezone.now()).total_seconds() <= 60
+    run_jobs()  # not due yet: nothing moves
+    assert SandboxMessage.objects.get(sid=sid).status == "queued"
+
+    steps.update(run_after=timezone.now())
+    run_jobs()
+
+    assert Message.objects.get(sid=sid).status == "sent"
+    assert steps.filter(status="READY").get().args_kwargs["args"] == [sid, "delivered"]
+
+
+def test_a_number_reserved_to_fail_ends_undelivered_with_the_reason(synced, staff_client, run_jobs):
     response = send(staff_client, to=engine.UNDELIVERABLE)
 
     assert response.status_code == 200, response.content
-    assert engine.wait_until_idle(10)
+    run_jobs()
     message = Message.objects.get(sid=response.json()["sid"])
     assert message.status == "undelivered"
     assert message.error_code == 30003
@@ -134,7 +158,9 @@ def test_an_mms_carries_its_media_to_the_stand_in(synced, staff_client):
     assert stored.media.get().content_type == "image/png"
 
 
-def test_a_simulated_inbound_mms_is_stored_and_answered_with_the_auto_reply(synced, staff_client):
+def test_a_simulated_inbound_mms_is_stored_and_answered_with_the_auto_reply(
+    synced, staff_client, run_jobs
+):
     response = staff_client.post(
         reverse("twilio_sandbox_simulate:simulate_inbound"),
         {"from": "+14155550177", "to": DESK, "body": "Hello, it's me", "media": 1},
@@ -151,13 +177,16 @@ def test_a_simulated_inbound_mms_is_stored_and_answered_with_the_auto_reply(sync
     assert reply.direction == "outbound-reply"
     assert reply.to_number == "+14155550177"
     assert reply.body == "Hello! ♥️"
-    # The TwiML's action: the stand-in reports the reply's delivery like a send's.
-    assert engine.wait_until_idle(10)
+    # The TwiML's action: the stand-in reports the reply's delivery like a send's; and a
+    # job fetched the patient's picture into storage, once the webhook had answered.
+    run_jobs()
     reply.refresh_from_db()
     assert reply.status == "delivered"
     conversation = staff_client.get(api("conversation", DESK, "+14155550177")).json()
     assert [m["sid"] for m in conversation] == [inbound.sid, reply_sid]
 
+    media.refresh_from_db()
+    assert media.file.name.endswith(".png")
     picture = staff_client.get(api("media_item", inbound.sid, media.sid))
     assert picture.status_code == 200
     assert picture["Content-Type"] == "image/png"
@@ -187,9 +216,11 @@ def test_the_sandbox_inbound_command_reaches_the_app(synced, capsys):
     assert reply.body == "Say hello! 👻"
 
 
-def test_delete_removes_the_message_from_the_stand_in_and_the_mirror(synced, staff_client):
+def test_delete_removes_the_message_from_the_stand_in_and_the_mirror(
+    synced, staff_client, run_jobs
+):
     sid = send(staff_client).json()["sid"]
-    assert engine.wait_until_idle(10)
+    run_jobs()
 
     response = staff_client.delete(api("message_delete", sid))
 
@@ -199,9 +230,8 @@ def test_delete_removes_the_message_from_the_stand_in_and_the_mirror(synced, sta
     assert not Message.objects.filter(sid=sid).exists()
 
 
-def test_deleting_a_message_still_in_flight_is_a_conflict(synced, staff_client, settings):
-    settings.SANDBOX_STEP_SECONDS = 0.5
-    sid = send(staff_client).json()["sid"]
+def test_deleting_a_message_still_in_flight_is_a_conflict(synced, staff_client):
+    sid = send(staff_client).json()["sid"]  # no worker ran its steps: still queued
 
     response = staff_client.delete(api("message_delete", sid))
 
@@ -256,11 +286,13 @@ def test_the_stand_in_never_calls_a_url_outside_this_app(synced, staff_client):
     assert "only calls this app" in response.json()["information"]
 
 
-def test_a_callback_url_outside_this_app_is_not_called_but_delivery_goes_on(synced, staff_client):
+def test_a_callback_url_outside_this_app_is_not_called_but_delivery_goes_on(
+    synced, staff_client, run_jobs
+):
     response = send(staff_client, callbackUrl="https://example.org/status")
 
     assert response.status_code == 200, response.content
-    assert engine.wait_until_idle(10)
+    run_jobs()
     assert SandboxMessage.objects.get(sid=response.json()["sid"]).status == "delivered"
     assert not StatusEvent.objects.exists()
 

@@ -23,7 +23,9 @@ def start(script: str = START, **env: str) -> subprocess.CompletedProcess:
     environment = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("TWILIO_", "CANVAS_", "DJANGO_", "SECRET_", "DEBUG", "DATABASE"))
+        if not key.startswith(
+            ("TWILIO_", "CANVAS_", "DJANGO_", "SECRET_", "DEBUG", "DATABASE", "SYNC_")
+        )
     }
     environment |= {**GOOD, "DJANGO_SETTINGS_MODULE": "project.settings", **env}
     return subprocess.run(  # noqa: S603 - this interpreter, a fixed script
@@ -68,6 +70,8 @@ def test_a_good_environment_starts_without_twilio_credentials():
         ("BEHIND_PROXY", "yes", "BEHIND_PROXY must be a whole number (got 'yes')"),
         ("BEHIND_PROXY", "-1", "BEHIND_PROXY must be 0 or more"),
         ("EMBED_SCOPE", "everyone", "EMBED_SCOPE must be clinic or patient"),
+        ("SYNC_EVERY_MINUTES", "often", "SYNC_EVERY_MINUTES must be a whole number"),
+        ("SYNC_EVERY_MINUTES", "-5", "SYNC_EVERY_MINUTES must be 0 or more"),
     ],
 )
 def test_a_bad_value_stops_start_up_naming_the_variable(variable, value, words):

@@ -4,12 +4,16 @@ however many workers poll, and reports in."""
 from datetime import timedelta
 
 from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from smsapp import tasks
 from smsapp.models import LaunchTokenUse, PeriodicJob, QueueWorker
+from smsapp.roles import ADMINISTRATORS
 from smsapp.worker import enqueue_due
+from tests.conftest import user_in_role
 
 
 def test_a_periodic_job_is_enqueued_once_per_period_however_often_workers_poll(db):
@@ -57,3 +61,21 @@ def test_a_job_that_fails_keeps_its_error(db, run_jobs, monkeypatch):
     for job in failed:  # the one enqueued here, and the periodic run
         assert job.exception_class_path == "builtins.RuntimeError"
         assert "the database said no" in job.traceback
+
+
+def test_an_administrator_sees_a_failed_jobs_error_in_the_admin(db, run_jobs, monkeypatch):
+    def broken(now=None):
+        raise RuntimeError("the database said no")
+
+    monkeypatch.setattr(LaunchTokenUse.objects, "purge_expired", broken)
+    run_jobs()
+    job = DBTaskResult.objects.filter(status="FAILED").first()
+    admin = Client()
+    admin.force_login(user_in_role(ADMINISTRATORS, "boss", is_staff=True))
+
+    listing = admin.get(reverse("admin:django_tasks_database_dbtaskresult_changelist"))
+    detail = admin.get(reverse("admin:django_tasks_database_dbtaskresult_change", args=[job.pk]))
+
+    assert listing.status_code == 200
+    assert detail.status_code == 200
+    assert "the database said no" in detail.content.decode()

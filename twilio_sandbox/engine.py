@@ -1,6 +1,10 @@
 """What the stand-in does, as plain functions: seed an account, accept a message, move it
 through queued → sent → delivered while posting signed status callbacks, and deliver a
-simulated inbound message to a number's webhook, as Twilio would."""
+simulated inbound message to a number's webhook, as Twilio would.
+
+The status steps are jobs on the app's task queue (twilio_sandbox.tasks), each queued
+SANDBOX_STEP_SECONDS after the previous one: a worker (`make run` starts one) moves the
+message along, as Twilio does after answering the POST."""
 
 from __future__ import annotations
 
@@ -9,22 +13,20 @@ import math
 import mimetypes
 import secrets
 import struct
-import threading
-import time
 import zlib
 from datetime import timedelta
 from xml.etree import ElementTree
 
 import requests
 from django.conf import settings
-from django.db import connections, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from smsapp.lib import validation
 from smsapp.lib.public_urls import own_url
 from smsapp.twilio_gateway import sign_webhook
 from smsapp.twilio_gateway.constants import API_BASE, API_VERSION, MAX_MEDIA
-from twilio_sandbox import credentials
+from twilio_sandbox import credentials, tasks
 from twilio_sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber
 
 logger = logging.getLogger(__name__)
@@ -202,55 +204,29 @@ def _queue(
             SandboxMedia.objects.create(
                 sid=new_sid("ME"), message=message, content_type=content_type, content=content
             )
-    transaction.on_commit(lambda: _in_background(_deliver, message.sid))
+    _next_step(message.sid, "sent")
     return message
 
 
-_workers: set[threading.Thread] = set()
-_workers_lock = threading.Lock()
+def _next_step(sid: str, status: str) -> None:
+    """Queue the step to `status` SANDBOX_STEP_SECONDS from now."""
+    run_after = timezone.now() + timedelta(seconds=settings.SANDBOX_STEP_SECONDS)
+    tasks.status_step.using(run_after=run_after).enqueue(sid, status)
 
 
-def _in_background(target, *args) -> None:
-    """Run one message's life in a thread, as Twilio does it after answering the POST."""
-
-    def run() -> None:
-        try:
-            target(*args)
-        except Exception:
-            logger.exception("sandbox: %s failed for %s", target.__name__, args)
-        finally:
-            connections.close_all()  # this thread's own; it ends here
-            with _workers_lock:
-                _workers.discard(threading.current_thread())
-
-    thread = threading.Thread(target=run, daemon=True, name=f"sandbox-{args[0]}")
-    with _workers_lock:
-        _workers.add(thread)
-    thread.start()
-
-
-def wait_until_idle(timeout: float = 30.0) -> bool:
-    """Wait for every message in flight to reach its final status (tests and commands)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with _workers_lock:
-            pending = list(_workers)
-        if not pending:
-            return True
-        for thread in pending:
-            thread.join(max(0.0, deadline - time.monotonic()))
-    return False
-
-
-def _deliver(sid: str) -> None:
-    step = settings.SANDBOX_STEP_SECONDS
-    time.sleep(step)
-    message = advance(sid, "sent")
-    time.sleep(step)
-    if message.to_number == UNDELIVERABLE:
+def step(sid: str, status: str) -> str:
+    """One status step: sent, then delivered (undelivered for UNDELIVERABLE)."""
+    if not SandboxMessage.objects.filter(sid=sid).exists():
+        return "deleted meanwhile"
+    if status == "sent":
+        message = advance(sid, "sent")
+        final = "undelivered" if message.to_number == UNDELIVERABLE else "delivered"
+        _next_step(sid, final)
+    elif status == "undelivered":
         advance(sid, "undelivered", error=(30003, "Unreachable destination handset"))
     else:
-        advance(sid, "delivered")
+        advance(sid, status)
+    return status
 
 
 def advance(sid: str, status: str, error: tuple[int, str] | None = None) -> SandboxMessage:

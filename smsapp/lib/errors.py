@@ -19,3 +19,7 @@ class NotFound(Exception):
 
 class Forbidden(Exception):
     """The caller may not do this (403): the message is the sentence."""
+
+
+class Conflict(Exception):
+    """The record is not in a state that allows this (409): the message is the sentence."""

@@ -9,15 +9,22 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import phonenumbers
 
 from smsapp.lib.errors import InvalidInput, NotFound
+from smsapp.lib.placeholders import listed, unfilled_placeholders
 from smsapp.twilio_gateway.constants import MAX_BODY_LENGTH, MAX_MEDIA
 
 WEBHOOK_METHODS = ("GET", "POST")
+
+# How far ahead a text may be scheduled, and how late a `sendAt` of "now" may arrive.
+SCHEDULE_AHEAD = timedelta(days=35)
+SCHEDULE_LATE = timedelta(minutes=1)
 
 E164_EXAMPLE = "+14155550123"
 
@@ -35,6 +42,14 @@ def check_message_sid(sid: str) -> None:
     """A message SID from a URL path: a malformed one is a 404 before any lookup."""
     if not is_sid(sid, ("SM", "MM")):
         raise NotFound(f"There is no message with SID {sid[:40]!r}; message SIDs start with SM.")
+
+
+def uuid_or_404(value: str) -> uuid.UUID:
+    """An id from a URL path: a malformed one is a 404 before any lookup."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound(f"There is nothing with the id {value[:40]!r}.") from None
 
 
 def json_object(raw: bytes) -> dict[str, Any]:
@@ -147,8 +162,9 @@ def collect(checks: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
 
 def send_request(data: dict[str, Any]) -> dict[str, Any]:
     """The shape checks of sms_send's body (which numbers exist is checked against the
-    mirror by smsapp.services.messages.send). Returns from_, from_sid, to, text, media_urls and
-    callback_url; raises InvalidInput naming every field at fault."""
+    mirror by smsapp.services.messages.send). Returns from_, from_sid, to, text,
+    media_urls, callback_url and send_at (None: now); raises InvalidInput naming every
+    field at fault."""
     values, errors = collect(
         {
             "numberFrom": lambda: e164(
@@ -159,6 +175,7 @@ def send_request(data: dict[str, Any]) -> dict[str, Any]:
             "text": lambda: text_field(data.get("text"), field="text", label="The text"),
             "mediaUrls": lambda: _media_urls(data.get("mediaUrls")),
             "callbackUrl": lambda: _optional_https(data.get("callbackUrl"), "callbackUrl"),
+            "sendAt": lambda: send_at(data.get("sendAt"), now=datetime.now(UTC)),
         }
     )
     if "text" in values and "mediaUrls" in values:
@@ -170,6 +187,8 @@ def send_request(data: dict[str, Any]) -> dict[str, Any]:
                 f"The text is {len(text):,} characters long; Twilio takes at most "
                 f"{MAX_BODY_LENGTH:,}. Shorten it or send it in two messages."
             )
+        elif unfilled := unfilled_placeholders(text):
+            errors["text"] = _unfilled_sentence(unfilled)
     if errors:
         raise InvalidInput(errors)
     return {
@@ -179,7 +198,51 @@ def send_request(data: dict[str, Any]) -> dict[str, Any]:
         "text": values["text"],
         "media_urls": values["mediaUrls"],
         "callback_url": values["callbackUrl"],
+        "send_at": values["sendAt"],
     }
+
+
+_PLACEHOLDER_VALUES = {
+    "{first_name}": "the patient's first name",
+    "{clinic_name}": "the clinic's name (CLINIC_NAME fills it in when set)",
+    "{our_number}": "the number you send from",
+}
+
+
+def _unfilled_sentence(unfilled: list[str]) -> str:
+    what = listed([f"{name} with {_PLACEHOLDER_VALUES[name]}" for name in unfilled])
+    return f"The text still contains {listed(unfilled)}: replace {what} before sending."
+
+
+def send_at(value: Any, *, now: datetime) -> datetime | None:
+    """sms_send's `sendAt`: None (send now), or an ISO 8601 time with a UTC offset from
+    now to SCHEDULE_AHEAD ahead, returned in UTC."""
+    if value is None or value == "":
+        return None
+    example = "such as 2026-03-10T09:30:00-08:00 (or …Z for UTC)"
+    if not isinstance(value, str):
+        raise InvalidInput({"sendAt": f"sendAt must be a date and time in ISO 8601, {example}."})
+    try:
+        at = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(
+            {"sendAt": f"sendAt {value[:40]!r} is not a date and time in ISO 8601, {example}."}
+        ) from None
+    if at.tzinfo is None or at.utcoffset() is None:
+        raise InvalidInput(
+            {"sendAt": f"sendAt must say its UTC offset, {example}; {value[:40]!r} has none."}
+        )
+    at = at.astimezone(UTC)
+    if at < now - SCHEDULE_LATE:
+        raise InvalidInput({"sendAt": "sendAt is in the past; choose a time from now on."})
+    if at > now + SCHEDULE_AHEAD:
+        raise InvalidInput(
+            {
+                "sendAt": f"sendAt is more than {SCHEDULE_AHEAD.days} days ahead; texts can "
+                f"be scheduled at most {SCHEDULE_AHEAD.days} days in advance."
+            }
+        )
+    return max(at, now)
 
 
 def webhook_request(data: dict[str, Any]) -> tuple[str, str]:

@@ -335,22 +335,51 @@ class StatusEvent(models.Model):
 
 
 class SyncRun(models.Model):
-    """One run of sync_twilio. An incremental run starts from the last *finished* run, so
-    pages a failed run never read, and messages older than ones webhooks stored since,
-    are still read (see smsapp.services.sync.incremental_start)."""
+    """One run of sync_twilio (the command, the page's button or the periodic
+    reconciliation). An incremental run starts from the last *finished* run, so pages a
+    failed run never read, and messages older than ones webhooks stored since, are still
+    read (see smsapp.services.sync.incremental_start).
 
-    started_at = models.DateTimeField(default=timezone.now)
+    At most one run is queued or running at a time, across every process: `active` is
+    True only then (claim_run sets it), and unique (NULLs are not compared), so a second
+    such run cannot even be created (smsapp.services.sync.claim_run)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        FINISHED = "finished"
+        FAILED = "failed"
+
+    started_at = models.DateTimeField(default=timezone.now, help_text="When it was asked for.")
     finished_at = models.DateTimeField(null=True, blank=True, help_text="Empty if it failed.")
     full = models.BooleanField(default=False)
     since = models.DateField(null=True, blank=True, help_text="Messages sent on or after.")
     pages = models.PositiveIntegerField(default=0)
     counts = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    active = models.BooleanField(null=True, default=None, unique=True, editable=False)
+    # Moves on with every page written: a run that stopped moving has lost its process.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-started_at"]
         permissions = [("sync_twilio", "Can bring the mirror up to date from Twilio")]
 
     def __str__(self) -> str:
-        state = "finished" if self.finished_at else ("failed" if self.error else "running")
-        return f"sync of {self.started_at:%Y-%m-%d %H:%M} ({state})"
+        return f"sync of {self.started_at:%Y-%m-%d %H:%M} ({self.state})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """sync/<id>: its state, the counts so far and the error sentence."""
+        return {
+            "id": self.pk,
+            "state": self.state,
+            "url": reverse("smsapp:sync_run", args=[self.pk]),
+            "full": self.full,
+            "since": self.since.isoformat() if self.since else None,
+            "startedAt": _iso(self.started_at),
+            "finishedAt": _iso(self.finished_at),
+            "pages": self.pages,
+            **{kind: self.counts.get(kind) for kind in ("phones", "messages", "media")},
+            "error": self.error or None,
+        }

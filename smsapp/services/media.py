@@ -84,6 +84,28 @@ def media_content(media: Media) -> tuple[File, str]:
     return ContentFile(content), content_type
 
 
+def cache_all(message_sid: str) -> int:
+    """Download each media item of a mirrored message that is not in storage yet (the
+    job after an inbound MMS). Returns how many were downloaded. An item that fails does
+    not stop the others; the first failure is raised at the end, so the job keeps it (the
+    page's first view of that item tries again)."""
+    message = Message.objects.filter(sid=message_sid).first()
+    if message is None:
+        return 0
+    downloaded, failures = 0, []
+    for item in Media.objects.filter(message=message, file=""):
+        item.message = message
+        try:
+            media_content(item)
+        except twilio_gateway.TwilioError as error:
+            failures.append(error)
+            continue
+        downloaded += 1
+    if failures:
+        raise failures[0]
+    return downloaded
+
+
 def extension(content_type: str) -> str:
     return mimetypes.guess_extension(content_type) or ""
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, transaction
+from django.utils import timezone
 
 from smsapp import twilio_gateway
 from smsapp.lib.errors import InvalidInput, NotFound
@@ -21,7 +22,8 @@ from smsapp.lib.paging import DEFAULT_PAGE_SIZE, decode_cursor, older_than, page
 from smsapp.lib.public_urls import status_callback_url
 from smsapp.lib.validation import check_message_sid
 from smsapp.lib.write_lock import write_lock
-from smsapp.models import Media, Message, Phone
+from smsapp.models import Media, Message, Phone, SendAttempt
+from smsapp.services import lookup
 from smsapp.services import media as media_cache
 from smsapp.services.mirror import mirror_message
 from smsapp.twilio_gateway import TwilioError
@@ -100,18 +102,18 @@ def get_message(*, sid: str) -> tuple[Message, list[Media]]:
 # --- writes ---------------------------------------------------------------------------------
 
 
-def send(
-    *,
-    from_: str,
-    to: str,
-    text: str,
-    from_sid: str = "",
-    media_urls: list[str] | None = None,
-    callback_url: str = "",
-) -> Message:
-    """Send an SMS (an MMS with `media_urls`) from one of the account's numbers, then
-    mirror what Twilio answered. The mirror is checked first, so a number that cannot
-    send is a sentence, not a Twilio error."""
+class OutcomeUnknown(Exception):
+    """Twilio did not answer after the send's request left, so the text may have gone
+    out. `attempt` records what was sent; a job looks it up (smsapp.services.lookup)."""
+
+    def __init__(self, attempt: SendAttempt) -> None:
+        super().__init__(attempt.SENTENCES[attempt.state])
+        self.attempt = attempt
+
+
+def check_sender(*, from_: str, from_sid: str = "", media_urls: list[str] | None = None) -> Phone:
+    """The number to send from, checked against the mirror, so a number that cannot send
+    is a sentence, not a Twilio error."""
     phone = Phone.objects.filter(phone_number=from_).first()
     if phone is None:
         raise InvalidInput(
@@ -141,20 +143,55 @@ def send(
                 "capability); remove the media or choose another number."
             }
         )
-    record = twilio_gateway.send_message(
-        from_=from_,
-        to=to,
-        body=text,
-        media_urls=media_urls or [],
-        status_callback=callback_url or status_callback_url() or None,
-    )
+    return phone
+
+
+def send(
+    *,
+    from_: str,
+    to: str,
+    text: str,
+    from_sid: str = "",
+    media_urls: list[str] | None = None,
+    callback_url: str = "",
+    user=None,
+) -> Message:
+    """Send an SMS (an MMS with `media_urls`) from one of the account's numbers, then
+    mirror what Twilio answered. Staff's sends and scheduled ones both come through here.
+
+    Raises OutcomeUnknown when Twilio may have sent it without telling us (never retried).
+    Returns an unsaved Message (no pk) when Twilio accepted the text but the mirror could
+    not store it: the caller must say so, since the log will not show it yet.
+    """
+    check_sender(from_=from_, from_sid=from_sid, media_urls=media_urls)
+    attempted_at = timezone.now()
+    try:
+        record = twilio_gateway.send_message(
+            from_=from_,
+            to=to,
+            body=text,
+            media_urls=media_urls or [],
+            status_callback=callback_url or status_callback_url() or None,
+        )
+    except TwilioError as error:
+        if not error.outcome_unknown:
+            raise
+        attempt = lookup.record_unknown(
+            from_=from_,
+            to=to,
+            body=text,
+            media_urls=media_urls or [],
+            attempted_at=attempted_at,
+            user=user,
+        )
+        raise OutcomeUnknown(attempt) from error
     try:
         with write_lock():
             return mirror_message(record)
     except DatabaseError:
         # Twilio has accepted the text: an error here would make staff press Send again
-        # and the patient get it twice. Answer with Twilio's record; the next status
-        # callback or sync mirrors it.
+        # and the patient get it twice. Answer with Twilio's record, unsaved; the next
+        # status callback or sync mirrors it.
         logger.exception("Sent %s but could not mirror it yet", record["sid"])
         return Message(**record)
 

@@ -140,7 +140,7 @@ def media_to_fetch(records: list[dict[str, Any]]) -> list[str]:
 def save_media(media: dict[str, list[dict[str, Any]]]) -> Counts:
     """Store media records (message SID -> its media records) for mirrored messages."""
     counts = Counts()
-    if not media:
+    if not any(media.values()):  # a send's own record, say: nothing to look up
         return counts
     message_ids = dict(Message.objects.filter(sid__in=media).values_list("sid", "id"))
     media_sids = [r["sid"] for records in media.values() for r in records]

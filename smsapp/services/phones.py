@@ -1,13 +1,33 @@
-"""The account's phone numbers: where each sends its inbound messages."""
+"""The account's phone numbers: the list staff send from, and where each sends its
+inbound messages."""
 
 from __future__ import annotations
 
+from contextlib import suppress
+
+from django.db import IntegrityError
 from django.utils import timezone
 
 from smsapp import twilio_gateway
 from smsapp.lib.errors import NotFound
 from smsapp.lib.validation import is_sid
-from smsapp.models import Phone
+from smsapp.models import Phone, SyncRun
+from smsapp.services import sync
+
+
+def phone_list() -> list[Phone]:
+    """The mirrored numbers. On a fresh install (no number, no sync ever) they are read
+    from Twilio first, so an API client sees them before anyone synced, and a sync of the
+    messages is queued. Twilio's refusal is raised; an account with no numbers is read
+    once, since its sync run is then on record."""
+    phones = list(Phone.objects.all())
+    if phones or SyncRun.objects.exists() or not twilio_gateway.is_configured():
+        return phones
+    with suppress(IntegrityError):  # another request mirrored them at the same moment
+        sync.sync_phones()
+    with suppress(sync.SyncAlreadyRunning):
+        sync.start_sync()
+    return list(Phone.objects.all())
 
 
 def set_inbound_webhook(*, phone_sid: str, url: str, method: str) -> Phone:

@@ -4,6 +4,10 @@ Writes through smsapp.services.mirror, which upserts by SID and counts what it c
 updated and left unchanged, so running it twice changes nothing the second time. Messages
 are read one page at a time and each page is written in its own transaction: a failure on
 page N keeps pages 1..N-1.
+
+Every run is a SyncRun, and at most one is queued or running at a time across every
+process (claim_run). `manage.py sync_twilio` runs one in its own process; the page's
+button (start_sync) and the periodic reconciliation (reconcile) run one as a job.
 """
 
 from __future__ import annotations
@@ -11,20 +15,28 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import TypeVar
 
-from django.db import transaction
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from smsapp import twilio_gateway
+from smsapp import tasks, twilio_gateway
 from smsapp.models import Message, Phone, SyncRun
+from smsapp.services import lookup
 from smsapp.services.mirror import Counts, media_to_fetch, save_media, upsert_messages
 
 # Twilio lists newest first and keeps changing a message's status after it was sent, so an
 # incremental run starts this far before the newest date_sent already mirrored.
 DEFAULT_OVERLAP = timedelta(days=2)
+# What a run started by the app itself (not `sync_twilio --full`) reads when no sync has
+# finished yet: a first run over an account's whole history is the command's job.
+FIRST_RUN_WINDOW = timedelta(days=7)
+# A run writes its progress with every page; one that has not moved for this long has
+# lost its process (or, queued, was never picked up by a worker).
+STALE_AFTER = timedelta(minutes=15)
 
 T = TypeVar("T")
 
@@ -122,34 +134,123 @@ def _read_ahead(pages: Iterator[T]) -> Iterator[T]:
             yield page
 
 
-def running_sync(stale_after: timedelta = timedelta(minutes=15)) -> SyncRun | None:
-    """A run started recently that has neither finished nor failed (a crashed process
-    leaves such a row behind, hence `stale_after`)."""
-    recent = timezone.now() - stale_after
-    return SyncRun.objects.filter(
-        finished_at__isnull=True, error="", started_at__gte=recent
-    ).first()
+class SyncAlreadyRunning(Exception):
+    """Another run is queued or running; `run` is that one."""
+
+    def __init__(self, run: SyncRun | None) -> None:
+        super().__init__("A sync is already running.")
+        self.run = run
+
+
+def _fail_stale(now: datetime) -> None:
+    """Release runs that stopped moving, so they no longer block new ones."""
+    stale = SyncRun.objects.filter(active=True, updated_at__lt=now - STALE_AFTER)
+    stale.filter(state=SyncRun.State.QUEUED).update(
+        active=None,
+        state=SyncRun.State.FAILED,
+        error="No worker started this sync within 15 minutes; is `manage.py work` running?",
+    )
+    stale.filter(state=SyncRun.State.RUNNING).update(
+        active=None,
+        state=SyncRun.State.FAILED,
+        error="This sync stopped without finishing (its process ended).",
+    )
+
+
+def claim_run(*, full: bool = False, since: date | None = None) -> SyncRun:
+    """Create the one active run (queued), or raise SyncAlreadyRunning. Atomic across
+    processes and machines: the database refuses a second row with `active` set."""
+    _fail_stale(timezone.now())
+    try:
+        with transaction.atomic():
+            return SyncRun.objects.create(full=full, since=since, active=True)
+    except IntegrityError:
+        raise SyncAlreadyRunning(SyncRun.objects.filter(active=True).first()) from None
+
+
+def run_sync(run: SyncRun, *, on_page: PageCallback | None = None) -> SyncResult:
+    """Phones, then messages from `run.since` (everything when None), writing the counts
+    to the run as pages are written so `sync/<id>` shows progress. The run ends finished
+    or failed (with the error's sentence, and the error raised to the caller)."""
+    run.state = SyncRun.State.RUNNING
+    run.save(update_fields=["state", "updated_at"])
+    result = SyncResult(since=run.since)
+
+    def save_progress() -> None:
+        run.pages, run.counts = result.pages, result.counts()
+        run.save(update_fields=["pages", "counts", "updated_at"])
+
+    def progress(page: int, size: int, so_far: SyncResult) -> None:
+        save_progress()
+        if on_page:
+            on_page(page, size, so_far)
+
+    try:
+        result.phones = sync_phones()
+        save_progress()
+        sync_messages(since=run.since, on_page=progress, result=result)
+    except Exception as exc:  # recorded on the run, then raised to the caller
+        run.state = SyncRun.State.FAILED
+        run.error = getattr(exc, "message", None) or repr(exc)
+        raise
+    else:
+        run.state = SyncRun.State.FINISHED
+        run.finished_at = timezone.now()
+    finally:
+        run.active = None
+        run.pages, run.counts = result.pages, result.counts()
+        run.save(update_fields=["state", "error", "finished_at", "active", "pages", "counts"])
+    lookup.resolve_from_mirror()  # sends whose outcome was unknown may be here now
+    return result
 
 
 def sync_all(
     *, full: bool = False, since: date | None = None, on_page: PageCallback | None = None
 ) -> SyncResult:
-    """Phones, then messages: everything with `full`, from `since` when given, otherwise
-    incrementally (see incremental_start). Each run is recorded as a SyncRun."""
+    """A run in this process (`manage.py sync_twilio`): everything with `full`, from
+    `since` when given, otherwise incrementally (see incremental_start). Raises
+    SyncAlreadyRunning while another run is active."""
     if not full and since is None:
         since = incremental_start()
-    run = SyncRun.objects.create(full=full, since=since)
-    result = SyncResult(since=since)
+    return run_sync(claim_run(full=full, since=since), on_page=on_page)
+
+
+def _background_start() -> date:
+    return incremental_start() or (timezone.now() - FIRST_RUN_WINDOW).date()
+
+
+def start_sync() -> SyncRun:
+    """Queue an incremental run (or one over FIRST_RUN_WINDOW when none has finished) for
+    a worker; the page follows it at sync/<id>. Raises SyncAlreadyRunning."""
+    run = claim_run(since=_background_start())
+    tasks.run_sync.enqueue(run.pk)
+    return run
+
+
+def run_queued(run_id: int) -> dict[str, int] | None:
+    """Run a run start_sync queued, unless it is no longer queued (released as stale)."""
+    claimed = SyncRun.objects.filter(pk=run_id, state=SyncRun.State.QUEUED, active=True)
+    if not claimed.update(state=SyncRun.State.RUNNING):
+        return None
+    result = run_sync(SyncRun.objects.get(pk=run_id))
+    return {"pages": result.pages}
+
+
+def reconcile() -> str:
+    """The periodic reconciliation: Twilio recommends one, since status callbacks can be
+    lost or arrive out of order. Skipped while another run is active."""
     try:
-        result.phones = sync_phones()
-        sync_messages(since=since, on_page=on_page, result=result)
-    except Exception as exc:  # recorded on the run, then raised to the caller
-        run.error = getattr(exc, "message", None) or repr(exc)
-        raise
-    else:
-        run.finished_at = timezone.now()
-    finally:
-        run.pages = result.pages
-        run.counts = result.counts()
-        run.save(update_fields=["error", "finished_at", "pages", "counts"])
-    return result
+        run = claim_run(since=_background_start())
+    except SyncAlreadyRunning:
+        return "skipped: another sync is running"
+    result = run_sync(run)
+    return f"{result.pages} pages; messages: {result.messages}"
+
+
+def reconcile_every() -> timedelta | None:
+    """How often the workers reconcile: every SYNC_EVERY_MINUTES with a real Twilio
+    account; never with 0, or against the offline sandbox (it has nothing to lose)."""
+    minutes = settings.SYNC_EVERY_MINUTES
+    if not minutes or settings.TWILIO_SANDBOX or not twilio_gateway.is_configured():
+        return None
+    return timedelta(minutes=minutes)

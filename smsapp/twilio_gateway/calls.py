@@ -36,7 +36,11 @@ NOT_CONFIGURED = (
 
 class TwilioError(Exception):
     """A Twilio call failed. `message` is one sentence for a person; `http_status` is what
-    our API answers with; `field` names the input at fault, when there is one."""
+    our API answers with; `field` names the input at fault, when there is one.
+
+    `outcome_unknown` is set on a call that is not safe to repeat (a send) when the request
+    may have reached Twilio and been acted on (see call()): the caller must find out what
+    Twilio did instead of trying again."""
 
     def __init__(
         self,
@@ -53,6 +57,7 @@ class TwilioError(Exception):
         self.transient = transient
         self.code = code
         self.field = field
+        self.outcome_unknown = False
 
 
 class TwilioNotConfigured(TwilioError):
@@ -185,7 +190,8 @@ def call(fn: Callable[[], T], *, safe_to_repeat: bool = True) -> T:
 
     A create that timed out may have reached Twilio, so `safe_to_repeat=False` retries
     only failures where Twilio certainly did nothing (rate limited, connection refused):
-    a patient must never get the same text twice.
+    a patient must never get the same text twice. When such a call fails after the request
+    may have reached Twilio, the error says so (`outcome_unknown`).
     """
     deadline = time.monotonic() + settings.TWILIO_DEADLINE
     outer, _local.deadline = getattr(_local, "deadline", None), deadline
@@ -212,6 +218,7 @@ def _attempts(fn: Callable[[], T], *, safe_to_repeat: bool, deadline: float) -> 
             # A retry needs time for its own attempt too, not only for the pause before it.
             too_late = time.monotonic() + delay + MIN_ATTEMPT_SECONDS > deadline
             if not retry or attempt >= settings.TWILIO_MAX_RETRIES or too_late:
+                error.outcome_unknown = not safe_to_repeat and _may_have_been_done(exc)
                 raise error from exc
             attempt += 1
             logger.warning("Twilio call failed (%s); retry %d in %.1fs", error, attempt, delay)
@@ -315,3 +322,14 @@ def _certainly_not_done(exc: Exception) -> bool:
         return True
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
     return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
+
+
+def _may_have_been_done(exc: Exception) -> bool:
+    """The request may have reached Twilio and been acted on: no answer came back (a read
+    timeout, the connection lost after sending), Twilio failed midway (5xx), or its answer
+    could not be read."""
+    if _certainly_not_done(exc):
+        return False
+    if isinstance(exc, TwilioRestException | TwilioServiceException):
+        return (exc.status or 0) >= 500
+    return isinstance(exc, requests.RequestException | ValueError)

@@ -7,26 +7,25 @@ answer. Every failure is `{"information": ..., "fields": ...}` (api_view), never
 
 from __future__ import annotations
 
-from datetime import timedelta
 from urllib.parse import urlencode
 
-from django.db import DatabaseError
+from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
-from django.utils import timezone
 
 from smsapp.lib import validation
-from smsapp.lib.errors import InvalidInput
+from smsapp.lib.errors import InvalidInput, NotFound
 from smsapp.lib.paging import page_size
 from smsapp.lib.public_urls import inbound_webhook_url
-from smsapp.models import Message, Phone
-from smsapp.services import media, messages, phones, sync
+from smsapp.lib.zones import zone_of
+from smsapp.models import Message, SendAttempt, SyncRun
+from smsapp.services import media, messages, phones, scheduled, sync, templates
 from smsapp.web.decorators import api_view, json_error
-from smsapp.web.scope import require_in_scope, require_message_in_scope
-
-# A web request must not read an account's whole history (a worker timeout would kill it
-# halfway); `manage.py sync_twilio --full` is there for that.
-PAGE_SYNC_WINDOW = timedelta(days=7)
+from smsapp.web.scope import (
+    require_in_scope,
+    require_message_in_scope,
+    require_scheduled_in_scope,
+)
 
 
 def _page_response(request: HttpRequest, items: list[dict], next_cursor: str | None, url: str):
@@ -46,7 +45,7 @@ def _page_response(request: HttpRequest, items: list[dict], next_cursor: str | N
 @api_view("GET", perm="smsapp.view_phone", scope="any")
 def phone_list(request: HttpRequest) -> JsonResponse:
     ours = inbound_webhook_url()
-    return JsonResponse([p.to_dict(our_webhook=ours) for p in Phone.objects.all()], safe=False)
+    return JsonResponse([p.to_dict(our_webhook=ours) for p in phones.phone_list()], safe=False)
 
 
 @api_view("GET")
@@ -118,10 +117,91 @@ def message_delete(request: HttpRequest, message_sid: str) -> JsonResponse:
 
 @api_view("POST", perm="smsapp.send_message", scope="patient")
 def sms_send(request: HttpRequest) -> JsonResponse:
+    """Send now, or with `sendAt` schedule it (202). A send whose outcome is unknown is
+    a 202 too: it may have gone out, and the app is looking it up."""
     data = validation.send_request(validation.json_object(request.body))
     require_in_scope(request, data["to"])
-    sent = messages.send(**data)
-    return JsonResponse(sent.to_dict([]))
+    send_at = data.pop("send_at")
+    if send_at is not None:
+        item = scheduled.schedule(**data, send_at=send_at, user=request.user)
+        return JsonResponse(
+            {"scheduled": str(item.pk), "sendAt": item.to_dict()["sendAt"], "state": item.state},
+            status=202,
+        )
+    try:
+        sent = messages.send(**data, user=request.user)
+    except messages.OutcomeUnknown as unknown:
+        attempt = unknown.attempt
+        url = reverse("smsapp:send_attempt", args=[attempt.pk])
+        return JsonResponse({**attempt.to_dict(), "status": "unknown", "url": url}, status=202)
+    answer = sent.to_dict([])
+    if sent.pk is None:  # Twilio accepted it; the mirror could not store it yet
+        answer["mirrored"] = False
+        answer["information"] = (
+            "Sent: Twilio accepted this text, but the log could not record it yet; it will "
+            "appear with the next status update or sync. Do not send it again."
+        )
+    return JsonResponse(answer)
+
+
+@api_view("GET", scope="patient")
+def send_attempt(request: HttpRequest, attempt_id: str) -> JsonResponse:
+    """A send whose outcome was unknown: still being looked up, found, or not sent."""
+    attempt = SendAttempt.objects.filter(pk=validation.uuid_or_404(attempt_id)).first()
+    if attempt is None:
+        raise NotFound(f"There is no send attempt {attempt_id[:40]!r}.")
+    require_in_scope(request, attempt.to_number)
+    return JsonResponse(attempt.to_dict())
+
+
+def scheduled_route(request: HttpRequest, key: str) -> HttpResponse:
+    """GET scheduled/<our_number> lists; DELETE scheduled/<id> cancels."""
+    if request.method == "DELETE":
+        return scheduled_cancel(request, key)
+    return scheduled_list(request, key)
+
+
+@api_view("GET", scope="patient")
+def scheduled_list(request: HttpRequest, number: str) -> JsonResponse:
+    number = validation.path_number(number)
+    counterpart = request.GET.get("counterpart")
+    if counterpart:
+        counterpart = validation.path_number(counterpart, field="counterpart")
+    require_in_scope(request, counterpart or "")  # a chart's session: its patient's only
+    items = scheduled.pending(number=number, counterpart=counterpart)
+    return JsonResponse([item.to_dict() for item in items], safe=False)
+
+
+@api_view("DELETE", perm="smsapp.send_message", scope="patient")
+def scheduled_cancel(request: HttpRequest, scheduled_id: str) -> JsonResponse:
+    require_scheduled_in_scope(request, scheduled_id)
+    item = scheduled.cancel(scheduled_id=scheduled_id, user=request.user)
+    return JsonResponse({"id": str(item.pk), "cancelled": True})
+
+
+@api_view("GET", perm="smsapp.view_messagetemplate", scope="any")
+def template_list(request: HttpRequest) -> JsonResponse:
+    """The templates, filled with what is known: the clinic's name and, with `?from=`,
+    the number the text will be sent from."""
+    our_number = request.GET.get("from")
+    if our_number:
+        our_number = validation.path_number(our_number, field="from")
+    return JsonResponse(templates.for_picker(our_number=our_number or ""), safe=False)
+
+
+@api_view("GET", scope="any")
+def time_zone(request: HttpRequest, number: str) -> JsonResponse:
+    """Where "Send later" reads a time: the patient's zone when the number tells it."""
+    number = validation.path_number(number)
+    zone, from_number = zone_of(number)
+    return JsonResponse(
+        {
+            "number": number,
+            "timeZone": zone,
+            "fromNumber": from_number,
+            "clinicTimeZone": settings.TIME_ZONE,
+        }
+    )
 
 
 @api_view("POST", perm="smsapp.change_phone")
@@ -148,20 +228,25 @@ def inbound_webhook_this_app(request: HttpRequest, phone_sid: str) -> JsonRespon
 
 @api_view("POST", perm="smsapp.sync_twilio")
 def sync_now(request: HttpRequest) -> JsonResponse:
-    """Bring the mirror up to date from Twilio, incrementally, as `manage.py sync_twilio`
-    does (or over the last PAGE_SYNC_WINDOW when nothing was synced yet): the page calls
-    it when the mirror has no numbers yet, and from a button."""
+    """Queue an incremental sync for a worker, as `manage.py sync_twilio` (over the last
+    FIRST_RUN_WINDOW when nothing was synced yet); sync/<id> follows it."""
     validation.json_object(request.body)
-    running = sync.running_sync()
-    if running is not None:
-        return json_error(
-            f"A sync started at {running.started_at:%H:%M} UTC is still running; wait for it "
-            "to finish, then reload.",
-            409,
-        )
-    since = sync.incremental_start() or (timezone.now() - PAGE_SYNC_WINDOW).date()
     try:
-        result = sync.sync_all(since=since)
-    except DatabaseError:
-        return json_error("The database is busy; try the sync again in a minute.", 503)
-    return JsonResponse({**result.counts(), "pages": result.pages})
+        run = sync.start_sync()
+    except sync.SyncAlreadyRunning as running:
+        extra = {"id": running.run.pk, "url": running.run.to_dict()["url"]} if running.run else {}
+        return json_error(
+            "A sync is already running; wait for it to finish (its progress is shown), then "
+            "sync again if needed.",
+            409,
+            **extra,
+        )
+    return JsonResponse({"id": run.pk, "state": run.state, "url": run.to_dict()["url"]}, status=202)
+
+
+@api_view("GET", perm="smsapp.sync_twilio")
+def sync_run(request: HttpRequest, run_id: int) -> JsonResponse:
+    run = SyncRun.objects.filter(pk=run_id).first()
+    if run is None:
+        raise NotFound(f"There is no sync run {run_id}.")
+    return JsonResponse(run.to_dict())

@@ -22,7 +22,7 @@ from django.views.decorators.http import require_http_methods
 from smsapp import twilio_gateway
 from smsapp.lib import launch, logs
 from smsapp.lib.client_ip import client_ip
-from smsapp.lib.errors import Forbidden, InvalidInput, NotFound
+from smsapp.lib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from smsapp.twilio_gateway import TwilioError
 from smsapp.web.scope import OUT_OF_SCOPE, limited_to
 
@@ -35,8 +35,8 @@ def json_error(
 ) -> JsonResponse:
     """The API's only error shape: `information` (the original plugin's key, one sentence a
     person can act on), for invalid input `fields` ({name: sentence}), `extra` keys where
-    a route documents more, and `requestId`, the id in the server's log lines for this
-    request."""
+    a route documents more (e.g. the sync already running), and `requestId`, the id in
+    the server's log lines for this request."""
     payload: dict[str, object] = {"information": information, **extra}
     if fields:
         payload["fields"] = fields
@@ -191,6 +191,8 @@ def api_view(
                 return json_error(str(problem), 403)
             except NotFound as problem:
                 return json_error(str(problem), 404)
+            except Conflict as problem:
+                return json_error(str(problem), 409)
             except TwilioError as error:  # TwilioNotConfigured included: 503
                 fields = {error.field: error.message} if error.field else None
                 return json_error(error.message, error.http_status, fields)

@@ -17,7 +17,8 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from smsapp.lib.errors import Forbidden
-from smsapp.models import Message
+from smsapp.lib.validation import uuid_or_404
+from smsapp.models import Message, ScheduledMessage
 
 OUT_OF_SCOPE = (
     "This SMS session was opened from a patient's chart and reaches only that patient's "
@@ -48,3 +49,12 @@ def require_message_in_scope(request: HttpRequest, sid: str) -> None:
         return
     numbers = Message.objects.filter(sid=sid).values_list("from_number", "to_number").first()
     require_in_scope(request, *(numbers or ()))
+
+
+def require_scheduled_in_scope(request: HttpRequest, scheduled_id: str) -> None:
+    """Forbidden unless the request may reach the scheduled text `scheduled_id`."""
+    if limited_to(request) is None:
+        return
+    key = uuid_or_404(scheduled_id)
+    item = ScheduledMessage.objects.filter(pk=key).values_list("to_number").first()
+    require_in_scope(request, *(item or ()))

@@ -19,6 +19,7 @@ urlpatterns = [
     _api("inbound_treatment", webhooks.inbound_treatment, "inbound_treatment"),
     _api("phone_list", api.phone_list, "phone_list"),
     _api("sync", api.sync_now, "sync"),
+    _api("sync/<int:run_id>", api.sync_run, "sync_run"),
     _api("message_list/<str:number>/<str:direction>", api.message_list, "message_list"),
     _api("conversation/<str:number>/<str:counterpart>", api.conversation, "conversation"),
     _api("message/<str:message_sid>", api.message, "message"),
@@ -26,6 +27,10 @@ urlpatterns = [
     _api("medias/<str:message_sid>/<str:media_sid>", api.medias, "media_item"),
     _api("message_delete/<str:message_sid>", api.message_delete, "message_delete"),
     _api("sms_send", api.sms_send, "sms_send"),
+    _api("send_attempt/<str:attempt_id>", api.send_attempt, "send_attempt"),
+    _api("scheduled/<str:key>", api.scheduled_route, "scheduled"),
+    _api("templates", api.template_list, "templates"),
+    _api("time_zone/<str:number>", api.time_zone, "time_zone"),
     _api("inbound_webhook/<str:phone_sid>", api.inbound_webhook, "inbound_webhook"),
     _api(
         "inbound_webhook/<str:phone_sid>/this_app",

@@ -12,9 +12,10 @@ from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse, QueryDict
 
-from smsapp import twilio_gateway
+from smsapp import tasks, twilio_gateway
 from smsapp.lib.public_urls import status_callback_url
 from smsapp.lib.validation import is_sid
+from smsapp.lib.write_lock import write_lock
 from smsapp.models import AutoReplyRule, Media, Message, StatusEvent
 from smsapp.services.mirror import InboundMedia, receive_message, record_status_callback
 from smsapp.twilio_gateway.constants import API_BASE, API_HOST, API_VERSION, MAX_MEDIA
@@ -145,7 +146,8 @@ def outbound_api_status(request: HttpRequest) -> HttpResponse:
 @twilio_webhook("GET", "POST")
 def inbound_treatment(request: HttpRequest) -> HttpResponse:
     """An inbound SMS/MMS: stored with its media rows before answering, then answered with
-    the auto-reply as TwiML. A repeated MessageSid or an opt-out word gets `<Response />`."""
+    the auto-reply as TwiML. A repeated MessageSid or an opt-out word gets `<Response />`.
+    An MMS's media bytes are fetched by a job right after, never while Twilio waits."""
     params = _params(request)
     try:
         fields = {
@@ -163,6 +165,9 @@ def inbound_treatment(request: HttpRequest) -> HttpResponse:
     message = receive_message(body=body, **fields)
     rule = None
     if message is not None:  # a retried delivery was answered the first time
+        if message.num_media:
+            with write_lock():  # a write like the message's: queued the same way on SQLite
+                tasks.cache_media.enqueue(message.sid)
         rule = AutoReplyRule.objects.reply_for(body, opt_out_type=params.get("OptOutType", ""))
     twiml = (
         twilio_gateway.twiml_reply(rule.reply_text, rule.media_url, status_callback_url())

@@ -51,6 +51,33 @@ def browser():
 
 
 @pytest.fixture
+def worker(transactional_db):
+    """The task queue worked while a live-server test runs, as `make run` does. The
+    worker's own loop (smsapp.worker.Worker), in a thread of this process so it sees what
+    the test set up: the test database, changed settings (the sandbox's address) and the
+    mocked Twilio. (The app itself starts no threads; a `manage.py work` subprocess would
+    see none of the test's settings.) Stopped, and its connection closed, before the
+    database is flushed."""
+    from django.db import connections
+
+    from smsapp.worker import Worker
+
+    loop = Worker(interval=0.05)
+
+    def run() -> None:
+        try:
+            loop.run()
+        finally:
+            connections.close_all()  # this thread's own
+
+    thread = threading.Thread(target=run, daemon=True, name="test-worker")
+    thread.start()
+    yield loop
+    loop.running = False
+    thread.join(timeout=15)
+
+
+@pytest.fixture
 def twilio(live_server):
     """Twilio's REST API, mocked; calls to the live server itself pass through."""
     with responses_lib.RequestsMock(assert_all_requests_are_fired=False) as rsps:

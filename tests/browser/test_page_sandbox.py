@@ -1,7 +1,8 @@
 """The page against the offline sandbox, with nothing mocked: the real twilio SDK talks
 over loopback to the stand-in for Twilio, which calls the app's real, signed webhooks. So a
-sent message's status advances through real status callbacks, and a simulated patient's
-text arrives through the real inbound webhook and gets the real auto-reply."""
+sent message's status advances through real status callbacks (each step a job, worked by
+a worker as in `make run`), and a simulated patient's text arrives through the real
+inbound webhook and gets the real auto-reply."""
 
 from django.core.management import call_command
 from playwright.sync_api import expect
@@ -11,8 +12,9 @@ from tests.test_sandbox import DESK, default_auto_replies, sandbox  # noqa: F401
 PATIENT = "+14155550123"
 
 
-def test_a_newcomer_texts_a_patient_and_sees_the_reply(app, sandbox):  # noqa: F811
-    # No sync_twilio first: the page copies a new account's numbers by itself.
+def test_a_newcomer_texts_a_patient_and_sees_the_reply(app, sandbox, worker, settings):  # noqa: F811
+    settings.SANDBOX_STEP_SECONDS = 0.3
+    # No sync_twilio first: phone_list copies a new account's numbers by itself.
     page = app.open()
     expect(page.locator("#sandbox-banner")).to_contain_text("no real texts are sent")
     expect(page.locator("#log-number option")).to_have_count(3)

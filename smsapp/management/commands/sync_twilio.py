@@ -18,7 +18,7 @@ class Command(BaseCommand):
         "Mirror the Twilio account's phone numbers and messages (with media metadata) into "
         "the database. Incremental by default: starts two days before the newest mirrored "
         "message, or before the last finished sync if that is earlier (so pages a failed run "
-        "missed are read). Safe to re-run."
+        "missed are read). Safe to re-run; refused while another sync runs."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -37,6 +37,12 @@ class Command(BaseCommand):
 
         try:
             result = sync.sync_all(full=full, since=start, on_page=progress)
+        except sync.SyncAlreadyRunning as running:
+            started = f" (asked for at {running.run.started_at:%H:%M} UTC)" if running.run else ""
+            raise CommandError(
+                f"A sync is already running{started}; wait for it to finish, then run this "
+                "again. Only one sync runs at a time, across every server."
+            ) from None
         except TwilioError as exc:
             kept = (
                 f" The {pages_done} page(s) already read were kept; run the command again "

@@ -131,10 +131,11 @@ export function timeNode(iso, fallback) {
 // ---- the API -------------------------------------------------------------------------
 
 export class ApiError extends Error {
-  constructor(message, status, fields) {
+  constructor(message, status, fields, data) {
     super(message);
     this.status = status;
     this.fields = fields || {};
+    this.data = data || {}; // the whole answer: some errors point at a record (a running sync)
   }
 }
 
@@ -237,7 +238,7 @@ export function request(url, method, body, asBlob, retried) {
           let info = data && data.information;
           if (!info && res.status === 401) info = "You are signed out; reload the page to sign in again.";
           if (!info) info = "The server answered with an error (HTTP " + res.status + "); try again.";
-          throw new ApiError(info, res.status, data && data.fields);
+          throw new ApiError(info, res.status, data && data.fields, data);
         }
         return { data: data, next: res.headers.get("X-Next-Page") };
       });

@@ -1,25 +1,25 @@
 /* The Phones tab: our numbers with their capabilities and inbound webhook, a form per
-   number to change the webhook, and the sync button. It also loads the numbers that all
-   three tabs share (core.js `numbers`). */
+   number to change the webhook, and the sync button with the sync's progress. It also
+   loads the numbers that all three tabs share (core.js `numbers`). */
 
-import { $, api, clear, el, enc, fieldError, may, noNumbersSentence, numbers, numbersChanged, say } from "./core.js";
+import {
+  $, api, clear, el, enc, fieldError, may, noNumbersSentence, numbers, numbersChanged, plural,
+  request, say,
+} from "./core.js";
 import { showLog } from "./log.js";
 import { formatNumber } from "./sms.js";
 
-// `syncedOnce`: an empty mirror triggers one sync by itself, never a second.
-const state = { syncedOnce: false };
-
 const PHONE_STATUS = { "in-use": ["In use", "ok"] };
+const SYNC_POLL_MS = 1500;
 
-/** GET phone_list into the shared numbers, then let every tab redraw. */
+/** GET phone_list into the shared numbers, then let every tab redraw. (On a fresh install
+    the server reads the numbers from Twilio first and queues a sync of the messages.) */
 export function loadPhones() {
   say($("phones-state"), "Loading numbers…");
   return api("phone_list")
     .then(function (r) {
       numbers.list = r.data || [];
       numbers.error = "";
-      // A new install (or the sandbox) has an empty mirror: copy the account once.
-      if (!numbers.list.length && !state.syncedOnce && may("smsapp.sync_twilio")) return syncFromTwilio(false);
     })
     .catch(function (err) {
       numbers.list = [];
@@ -33,33 +33,58 @@ export function loadPhones() {
     });
 }
 
-/** POST sync: the mirror catches up with Twilio (numbers, then new messages). With
-    `reload` (the button), the tabs are redrawn here; otherwise loadPhones does it. */
-function syncFromTwilio(reload) {
-  state.syncedOnce = true;
+/** POST sync queues a run for a worker; its progress is followed at sync/<id> until it
+    ends, then the tabs are redrawn from the mirror. A sync already running is followed
+    instead of started twice. */
+function syncFromTwilio() {
   const button = $("phones-sync");
   button.disabled = true;
-  say($("phones-state"), "Copying the account’s numbers and messages from Twilio…");
-  return api("sync", "POST", {})
+  say($("sync-state"), "Asking for a sync…");
+  api("sync", "POST", {})
+    .catch(function (err) {
+      if (err.status === 409 && err.data && err.data.url) return { data: err.data };
+      throw err;
+    })
     .then(function (r) {
-      const d = r.data;
-      return api("phone_list").then(function (again) {
-        numbers.list = again.data || [];
-        numbers.error = "";
-        if (reload) {
-          numbersChanged();
-          renderPhones();
-          showLog();
-        }
-        say($("phones-state"), "Synced: " + d.phones.created + " new numbers, " + d.messages.created + " new and " + d.messages.updated + " updated messages.");
-      });
+      return followSync(r.data.url);
     })
     .catch(function (err) {
-      numbers.error = err.message;
+      say($("sync-state"), err.message, "error");
     })
     .then(function () {
       button.disabled = false;
     });
+}
+
+function followSync(url) {
+  return request(url, "GET").then(function (r) {
+    const run = r.data;
+    if (run.state === "queued" || run.state === "running") {
+      say($("sync-state"), syncProgress(run));
+      return new Promise(function (resolve) {
+        setTimeout(resolve, SYNC_POLL_MS);
+      }).then(function () {
+        return followSync(url);
+      });
+    }
+    if (run.state === "failed") return say($("sync-state"), "The sync failed: " + run.error, "error");
+    return loadPhones().then(function () {
+      showLog();
+      say($("sync-state"), "Synced: " + syncCounts(run) + ".", "ok");
+    });
+  });
+}
+
+function syncProgress(run) {
+  if (run.state === "queued") return "Sync queued; waiting for a worker to start it…";
+  if (!run.messages) return "Syncing: reading the numbers…";
+  return "Syncing: " + plural(run.pages, "page", "pages") + " of messages read so far (" + syncCounts(run) + ")…";
+}
+
+function syncCounts(run) {
+  const phones = run.phones || {};
+  const messages = run.messages || {};
+  return plural(phones.created || 0, "new number", "new numbers") + ", " + plural(messages.created || 0, "new message", "new messages") + ", " + (messages.updated || 0) + " updated";
 }
 
 /** Draw one card per number (nothing until the first load ends). */
@@ -181,9 +206,5 @@ function changeWebhook(p, path, body, action, ui) {
 
 export function start() {
   $("phones-reload").addEventListener("click", loadPhones);
-  if ($("phones-sync")) {
-    $("phones-sync").addEventListener("click", function () {
-      syncFromTwilio(true);
-    });
-  }
+  if ($("phones-sync")) $("phones-sync").addEventListener("click", syncFromTwilio);
 }

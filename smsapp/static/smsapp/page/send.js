@@ -1,19 +1,21 @@
-/* The Send tab: the form, its live segment counter and media URLs, then the sent
-   message's status, polled until the carrier confirms delivery (or a few minutes pass). */
+/* The Send tab: the form, its live segment counter, media URLs, template picker and
+   "Send later"; what happened to the text is shown by send-result.js. */
 
 import {
-  $, api, cfg, chip, clear, el, enc, errorInWords, FINAL, fieldError, numbers,
-  onNumbersChanged, patientNumber, patientOnly, phoneLabel, plural, say,
+  $, api, cfg, clear, el, fieldError, numbers, onNumbersChanged, patientNumber, patientOnly,
+  phoneLabel, plural, say,
 } from "./core.js";
 import { markStale } from "./log.js";
-import { compactNumber, countSegments, e164Problem, formatNumber } from "./sms.js";
-
-const POLL_EVERY_MS = 2500;
-const POLL_FOR_MS = 3 * 60 * 1000; // after that, the Log shows later changes
+import { describeTime, readSendLater, tomorrowMorning, zoneFor } from "./schedule.js";
+import { isBeingLookedUp, onLookupChange, showPending, showScheduled, showSent, showUnknown } from "./send-result.js";
+import { compactNumber, countSegments, e164Problem } from "./sms.js";
+import { applyTemplate, fillTemplatePicker, loadTemplates, placeholderProblem } from "./templates.js";
 
 // `toTouched`: To is checked while typing only once the user has left it filled in (or
-// tried to send). `pollSeq` counts sends, so polling for an older message stops.
-const state = { toTouched: false, mediaRowId: 0, pollSeq: 0 };
+// tried to send). `zone`: the patient's time zone info for "Send later" (zoneFor), for
+// the number in `zoneFor`. `templates`: the picker's items, filled for the chosen From.
+// `sendAt`: the checked "Send later" time of the text being sent.
+const state = { toTouched: false, mediaRowId: 0, zone: null, zoneFor: "", templates: [], sending: false, sendAt: "" };
 
 /** Numbers that can send SMS in the "From" picker, keeping the choice across reloads. */
 function fillNumberSelect() {
@@ -109,6 +111,7 @@ const SEND_FIELDS = {
   text: ["send-text", "send-text-error"],
   callbackUrl: ["send-callback", "send-callback-error"],
   mediaUrls: [null, "send-media-error"],
+  sendAt: ["send-at", "send-at-error"],
 };
 
 function clearSendErrors() {
@@ -150,9 +153,34 @@ function sendMessage(event) {
   const text = $("send-text").value;
   const media = mediaUrls();
   if (!text.trim() && !media.length) fields.text = "Write a message (or add a media URL).";
+  else if (placeholderProblem(text)) {
+    fields.text = placeholderProblem(text);
+    say($("send-text-hint"), ""); // the error says it now
+  }
   media.forEach(function (u) {
     if (!/^https:\/\/\S+$/i.test(u)) fields.mediaUrls = "Each media URL must be a full https address, such as https://example.org/photo.jpg: Twilio fetches it over the internet.";
   });
+  const later = $("send-later").checked;
+  const to = compactNumber($("send-to").value);
+  if (later && !toProblem) {
+    if (!state.zone || state.zoneFor !== to) {
+      // The time is read in the patient's zone: fetch it (Send's click left To), then go on.
+      zoneFor(to).then(
+        function (info) {
+          state.zone = info;
+          state.zoneFor = to;
+          sendMessage(event);
+        },
+        function (err) {
+          showSendErrors({ sendAt: err.message });
+        },
+      );
+      return;
+    }
+    const read = readSendLater($("send-at").value, state.zone.timeZone);
+    if (read.problem) fields.sendAt = read.problem;
+    else state.sendAt = read.sendAt;
+  }
   if (Object.keys(fields).length) {
     state.toTouched = true;
     showSendErrors(fields);
@@ -168,98 +196,160 @@ function sendMessage(event) {
   const payload = {
     numberFrom: from.value,
     numberFromSid: option ? option.getAttribute("data-sid") : "",
-    numberTo: compactNumber($("send-to").value),
+    numberTo: to,
     callbackUrl: callback,
     text: text,
     mediaUrls: media,
   };
-  const submit = $("send-submit");
-  submit.disabled = true;
-  submit.textContent = "Sending…";
+  if (later) payload.sendAt = state.sendAt;
+  const sent = { from: payload.numberFrom, to: to, text: text };
+  const zone = state.zone;
+  state.sending = true;
+  updateSubmit();
   api("sms_send", "POST", payload)
     .then(function (r) {
-      // Sent: clear what was sent, keep From and To for a follow-up.
+      const data = r.data || {};
+      if (data.status === "unknown") {
+        showUnknown(data, sent); // the text stays in the box, Send off for it
+        return;
+      }
+      // Sent or scheduled: clear what was sent, keep From and To for a follow-up.
       $("send-text").value = "";
       clear($("send-media"));
       renumberMedia();
       updateCounter();
-      showSent(r.data || {});
-      markStale(); // the Log shows the new message when it is opened again
+      if (data.scheduled) {
+        showScheduled(data, to, zone);
+        showPending(payload.numberFrom, to);
+      } else {
+        showSent(data);
+        markStale(); // the Log shows the new message when it is opened again
+      }
     })
     .catch(function (err) {
       showSendErrors(err.fields, err.message);
     })
     .then(function () {
-      submit.disabled = false;
-      submit.textContent = "Send";
+      state.sending = false;
+      updateSubmit();
     });
 }
 
-function showSent(m) {
-  $("send-result").hidden = false;
-  $("send-result-title").textContent = "Sent to " + formatNumber(m.to || "");
-  $("send-result-sid").textContent = m.sid || "";
-  state.pollSeq++;
-  updateSent(m, Date.now(), state.pollSeq);
+/** Send's label and whether it may be pressed: off while sending, and for the very text
+    whose outcome is being looked up (it may have gone out already). */
+function updateSubmit() {
+  const submit = $("send-submit");
+  const later = $("send-later").checked;
+  const repeat = isBeingLookedUp($("send-from").value, compactNumber($("send-to").value), $("send-text").value);
+  submit.disabled = state.sending || repeat;
+  submit.textContent = state.sending ? (later ? "Scheduling…" : "Sending…") : later ? "Schedule" : "Send";
+  say($("send-submit-hint"), repeat ? "Send is off for this text until Twilio says whether it went out." : "");
 }
 
-function updateSent(m, started, seq) {
-  if (seq !== state.pollSeq) return;
-  const reason = errorInWords(m.error_code, m.error_message);
-  const status = $("send-result-status");
-  clear(status);
-  status.appendChild(chip(m.status, reason));
-  const note = $("send-result-note");
-  if (m.status === "delivered" || m.status === "read") {
-    say(note, "Delivered to " + formatNumber(m.to) + ".", "ok");
-    return;
-  }
-  if (FINAL.indexOf(m.status) !== -1) {
-    say(note, "Not delivered: " + (reason || "Twilio gave no reason."), "error");
-    return;
-  }
-  if (Date.now() - started > POLL_FOR_MS) {
-    say(note, "Stopped checking after 3 minutes; the Log shows the status when Twilio reports it.");
-    return;
-  }
-  say(note, "Waiting for the carrier to confirm delivery…");
-  setTimeout(function () {
-    if (seq !== state.pollSeq) return;
-    api("message/" + enc(m.sid))
-      .then(function (r) {
-        updateSent(r.data, started, seq);
-      })
-      .catch(function (err) {
-        // A passing hiccup must not stop the updates; keep trying until the time is up.
-        say(note, err.message + " Trying again…", "error");
-        setTimeout(function () {
-          updateSent(m, started, seq);
-        }, POLL_EVERY_MS);
-      });
-  }, POLL_EVERY_MS);
+// ---- the patient's time zone, "Send later" and the pending list ------------------------
+
+/** When To holds a valid number: its time zone (for "Send later") and its pending texts. */
+function toChanged() {
+  const to = compactNumber($("send-to").value);
+  const valid = !e164Problem($("send-to").value);
+  showPending($("send-from").value, valid ? to : "");
+  if (!valid || to === state.zoneFor) return updateLaterHint();
+  state.zone = null;
+  state.zoneFor = to;
+  zoneFor(to)
+    .then(function (info) {
+      if (state.zoneFor !== to) return;
+      state.zone = info;
+      if (!$("send-at").value) $("send-at").value = tomorrowMorning(info.timeZone);
+      updateLaterHint();
+    })
+    .catch(function (err) {
+      if (state.zoneFor === to) state.zoneFor = "";
+      fieldError($("send-at"), $("send-at-error"), err.message);
+    });
+}
+
+/** The zone the date and time are read in, and the time it means for the clinic. */
+function updateLaterHint() {
+  const info = state.zone;
+  const hint = $("send-at-hint");
+  if (!info || !$("send-later").checked) return say(hint, info ? "" : "Enter the patient’s number (To) first: the time is read in their time zone.");
+  $("send-at-zone").textContent = info.fromNumber ? "for the patient (" + info.timeZone + ")" : "(clinic time, " + info.timeZone + ")";
+  const read = readSendLater($("send-at").value, info.timeZone);
+  if (read.problem) return say(hint, "");
+  say(hint, "Sends " + describeTime(read.date, info) + ".");
+}
+
+function toggleLater() {
+  const on = $("send-later").checked;
+  $("send-later-fields").hidden = !on;
+  fieldError($("send-at"), $("send-at-error"), "");
+  if (on) toChanged();
+  updateLaterHint();
+  updateSubmit();
+}
+
+// ---- templates --------------------------------------------------------------------------
+
+function reloadTemplates() {
+  const from = $("send-from").value;
+  loadTemplates(from)
+    .then(function (items) {
+      state.templates = items;
+      $("send-template-field").hidden = !fillTemplatePicker($("send-template"), items);
+    })
+    .catch(function () {
+      $("send-template-field").hidden = true; // the box still works without templates
+    });
+}
+
+function pickTemplate() {
+  if (!applyTemplate($("send-template"), state.templates, $("send-text"))) return;
+  fieldError($("send-text"), $("send-text-error"), "");
+  say($("send-text-hint"), placeholderProblem($("send-text").value));
+  updateCounter();
+  updateSubmit();
 }
 
 // ---- start ---------------------------------------------------------------------------
 
 export function start() {
-  onNumbersChanged(fillNumberSelect);
+  onNumbersChanged(function () {
+    fillNumberSelect();
+    reloadTemplates();
+    toChanged();
+  });
+  onLookupChange(updateSubmit);
   $("send-form").addEventListener("submit", sendMessage);
   $("send-text").addEventListener("input", function () {
     fieldError($("send-text"), $("send-text-error"), "");
+    if (!$("send-text-hint").hidden) say($("send-text-hint"), placeholderProblem($("send-text").value));
     updateCounter();
+    updateSubmit();
   });
   $("send-to").addEventListener("blur", function () {
     if ($("send-to").value.trim()) state.toTouched = true;
     checkTo(false);
+    toChanged();
   });
   $("send-to").addEventListener("input", function () {
     checkTo(false);
+    updateSubmit();
   });
   $("send-from").addEventListener("change", function () {
     fieldError($("send-from"), $("send-from-error"), "");
+    reloadTemplates();
+    toChanged();
+    updateSubmit();
   });
   $("send-media-add").addEventListener("click", function () {
     addMediaRow("");
+  });
+  $("send-template").addEventListener("change", pickTemplate);
+  $("send-later").addEventListener("change", toggleLater);
+  $("send-at").addEventListener("input", function () {
+    fieldError($("send-at"), $("send-at-error"), "");
+    updateLaterHint();
   });
 
   $("send-callback").value = cfg.statusCallbackUrl || "";
