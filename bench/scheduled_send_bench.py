@@ -121,7 +121,8 @@ def main() -> None:
         call_command("migrate", verbosity=0)
         print(f"Scheduling {args.texts:,} texts, all due now…")
         schedule(args.texts)
-        command = [sys.executable, "manage.py", "work", "--once", "-v0"]
+        # --skip-checks: the start-up checks want collected static files, no worker needs them.
+        command = [sys.executable, "manage.py", "work", "--once", "-v0", "--skip-checks"]
         started = time.monotonic()
         workers = [
             subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})  # noqa: S603
