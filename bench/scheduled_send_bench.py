@@ -59,8 +59,8 @@ def schedule(texts: int) -> None:
     from django.db import transaction
     from django.utils import timezone
 
-    from smsapp import tasks
     from smsapp.models import Phone, ScheduledMessage
+    from smsapp.services import scheduled
 
     Phone.objects.create(sid="PN" + "0" * 32, phone_number=FROM, sms=True)
     now = timezone.now()
@@ -72,7 +72,7 @@ def schedule(texts: int) -> None:
             for i in range(texts)
         )
         for item in items:
-            tasks.send_scheduled.using(run_after=now).enqueue(str(item.pk))
+            scheduled.send_scheduled.using(run_after=now).enqueue(str(item.pk))
 
 
 def report(texts: int, workers: int, elapsed: float, sent: Counter) -> None:
@@ -81,7 +81,7 @@ def report(texts: int, workers: int, elapsed: float, sent: Counter) -> None:
 
     from smsapp.models import ScheduledMessage
 
-    jobs = DBTaskResult.objects.filter(task_path="smsapp.tasks.send_scheduled")
+    jobs = DBTaskResult.objects.filter(task_path="smsapp.services.scheduled.send_scheduled")
     span = jobs.aggregate(first=Min("started_at"), last=Max("finished_at"))
     working = (span["last"] - span["first"]).total_seconds()
     per_worker = Counter(ids[0] for ids in jobs.values_list("worker_ids", flat=True) if ids)

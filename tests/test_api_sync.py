@@ -86,7 +86,7 @@ def test_twilio_refusing_the_credentials_fails_the_run_with_a_sentence(
     assert body["state"] == "failed"
     assert "TWILIO_API_KEY" in body["error"]
     # The job failed too, with its traceback kept for the admin's "Task results".
-    job = DBTaskResult.objects.get(task_path="smsapp.tasks.run_sync")
+    job = DBTaskResult.objects.get(task_path="smsapp.services.sync.run_sync_job")
     assert job.status == "FAILED"
     assert "TWILIO_API_KEY" in job.traceback
 

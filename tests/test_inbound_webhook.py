@@ -326,7 +326,7 @@ def test_an_mms_is_answered_without_waiting_on_twilio_then_a_job_caches_its_medi
 
     item.refresh_from_db()
     assert item.file.read() == JPEG
-    job = DBTaskResult.objects.get(task_path="smsapp.tasks.cache_media")
+    job = DBTaskResult.objects.get(task_path="smsapp.services.media.cache_media")
     assert (job.status, job.return_value) == ("SUCCESSFUL", 1)
 
 
@@ -336,7 +336,7 @@ def test_a_media_fetch_that_fails_keeps_its_error_for_the_admin(client, mocked_t
 
     run_jobs()
 
-    job = DBTaskResult.objects.get(task_path="smsapp.tasks.cache_media")
+    job = DBTaskResult.objects.get(task_path="smsapp.services.media.cache_media")
     assert job.status == "FAILED"
     assert "Twilio has no such record" in job.traceback
     assert not Media.objects.get().file  # the page's first view of it tries again

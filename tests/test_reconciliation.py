@@ -76,7 +76,7 @@ def test_it_is_skipped_while_another_sync_runs(every_15_minutes, mocked_twilio, 
 
     run_jobs()
 
-    job = DBTaskResult.objects.get(task_path="smsapp.tasks.reconcile")
+    job = DBTaskResult.objects.get(task_path="smsapp.services.sync.reconcile_job")
     assert job.status == "SUCCESSFUL"
     assert job.return_value.startswith("skipped")
     assert list(SyncRun.objects.all()) == [running]

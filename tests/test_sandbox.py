@@ -117,7 +117,7 @@ def test_each_status_step_is_a_job_due_a_step_after_the_last(
 ):
     settings.SANDBOX_STEP_SECONDS = 60
     sid = send(staff_client).json()["sid"]
-    steps = DBTaskResult.objects.filter(task_path="twilio_sandbox.tasks.status_step")
+    steps = DBTaskResult.objects.filter(task_path="twilio_sandbox.engine.status_step")
 
     step = steps.get()
     assert step.args_kwargs["args"] == [sid, "sent"]

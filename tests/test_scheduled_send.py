@@ -26,6 +26,8 @@ US = "+14155550100"
 PATIENT = "+14155550199"
 OTHER = "+14155550188"
 
+SEND_JOB = "smsapp.services.scheduled.send_scheduled"
+
 
 @pytest.fixture
 def phone(db):
@@ -79,7 +81,7 @@ def test_a_text_with_send_at_is_scheduled_not_sent(staff_client, mocked_twilio, 
         US, PATIENT, "See you tomorrow at 9", at,
     )  # fmt: skip
     assert item.created_by.username == "staff"
-    job = DBTaskResult.objects.get(task_path="smsapp.tasks.send_scheduled")
+    job = DBTaskResult.objects.get(task_path=SEND_JOB)
     assert (job.args_kwargs["args"], job.run_after) == ([str(item.pk)], at)
     assert len(mocked_twilio.calls) == 0
 
@@ -257,7 +259,9 @@ def test_a_transient_failure_is_tried_again_later(
     item = ScheduledMessage.objects.get()
     assert (item.state, item.attempts) == ("pending", 1)
     assert "limiting how fast" in item.error
-    retry = DBTaskResult.objects.get(task_path="smsapp.tasks.send_scheduled", status="READY")
+    retry = DBTaskResult.objects.get(
+        task_path="smsapp.services.scheduled.send_scheduled", status="READY"
+    )
     assert timedelta(seconds=50) < retry.run_after - timezone.now() <= timedelta(minutes=1)
 
     mocked_twilio.remove("POST", tw.account_url("Messages.json"))
@@ -366,7 +370,7 @@ def test_a_job_that_crashes_keeps_its_error_and_the_text_is_looked_up_not_resent
     _due_now()
     run_jobs()
 
-    job = DBTaskResult.objects.get(task_path="smsapp.tasks.send_scheduled")
+    job = DBTaskResult.objects.get(task_path=SEND_JOB)
     assert job.status == "FAILED"
     assert "the worker's disk is full" in job.traceback
     assert ScheduledMessage.objects.get().state == "sending"
@@ -388,7 +392,9 @@ def test_a_text_held_back_moves_to_when_it_may_go_out(
 
     item = ScheduledMessage.objects.get()
     assert (item.state, item.send_at, item.attempts) == ("pending", window_opens, 0)
-    job = DBTaskResult.objects.get(task_path="smsapp.tasks.send_scheduled", status="READY")
+    job = DBTaskResult.objects.get(
+        task_path="smsapp.services.scheduled.send_scheduled", status="READY"
+    )
     assert job.run_after == window_opens
     assert len(mocked_twilio.calls) == 0
 

@@ -13,8 +13,8 @@ from django.db import connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from smsapp import tasks
 from smsapp.models import ScheduledMessage
+from smsapp.services import scheduled
 from tests.factories import PhoneFactory
 from tests.twilio_standin import TwilioStandIn
 
@@ -62,7 +62,7 @@ def test_two_worker_processes_send_each_of_a_thousand_due_texts_exactly_once():
     )
     for _ in range(2):
         for item in items:
-            tasks.send_scheduled.using(run_after=now).enqueue(str(item.pk))
+            scheduled.send_scheduled.using(run_after=now).enqueue(str(item.pk))
 
     # --skip-checks: the start-up checks want collected static files, which no worker needs.
     command = [sys.executable, "manage.py", "work", "--once", "-v0", "--skip-checks"]
@@ -78,7 +78,7 @@ def test_two_worker_processes_send_each_of_a_thousand_due_texts_exactly_once():
     assert codes == [0, 0]
     assert stand_in.sent == Counter({f"Reminder {i}": 1 for i in range(TEXTS)})
     assert ScheduledMessage.objects.filter(state="sent").count() == TEXTS
-    jobs = DBTaskResult.objects.filter(task_path="smsapp.tasks.send_scheduled")
+    jobs = DBTaskResult.objects.filter(task_path="smsapp.services.scheduled.send_scheduled")
     assert jobs.filter(status="SUCCESSFUL").count() == 2 * TEXTS
     workers_used = {worker for ids in jobs.values_list("worker_ids", flat=True) for worker in ids}
     assert len(workers_used) == 2  # both processes took a share

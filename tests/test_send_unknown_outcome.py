@@ -175,7 +175,7 @@ def test_twilio_unreachable_during_the_lookup_means_looking_again(
     assert attempt.state == "checking"
     assert "Twilio is having trouble" in attempt.error
     assert DBTaskResult.objects.filter(
-        task_path="smsapp.tasks.look_up_send", status="READY"
+        task_path="smsapp.services.lookup.look_up_send", status="READY"
     ).exists()
 
 

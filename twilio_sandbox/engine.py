@@ -2,7 +2,7 @@
 through queued → sent → delivered while posting signed status callbacks, and deliver a
 simulated inbound message to a number's webhook, as Twilio would.
 
-The status steps are jobs on the app's task queue (twilio_sandbox.tasks), each queued
+The status steps are jobs on the app's task queue (status_step, below), each queued
 SANDBOX_STEP_SECONDS after the previous one: a worker (`make run` starts one) moves the
 message along, as Twilio does after answering the POST."""
 
@@ -21,12 +21,13 @@ import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django_tasks import task
 
 from smsapp.lib import validation
 from smsapp.lib.public_urls import own_url
 from smsapp.twilio_gateway import sign_webhook
 from smsapp.twilio_gateway.constants import API_BASE, API_VERSION, MAX_MEDIA
-from twilio_sandbox import credentials, tasks
+from twilio_sandbox import credentials
 from twilio_sandbox.models import SandboxMedia, SandboxMessage, SandboxNumber
 
 logger = logging.getLogger(__name__)
@@ -211,7 +212,7 @@ def _queue(
 def _next_step(sid: str, status: str) -> None:
     """Queue the step to `status` SANDBOX_STEP_SECONDS from now."""
     run_after = timezone.now() + timedelta(seconds=settings.SANDBOX_STEP_SECONDS)
-    tasks.status_step.using(run_after=run_after).enqueue(sid, status)
+    status_step.using(run_after=run_after).enqueue(sid, status)
 
 
 def step(sid: str, status: str) -> str:
@@ -395,3 +396,10 @@ def delete_message(sid: str) -> None:
     if message.status not in FINAL:
         raise SandboxError(20009, "Cannot delete this resource before it is complete", 409)
     message.delete()
+
+
+@task()
+def status_step(sid: str, status: str) -> str:
+    """The job of one status step, as Twilio moves a message along after answering the
+    POST: queued by the step before it."""
+    return step(sid, status)

@@ -17,8 +17,9 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django_tasks import task
 
-from smsapp import tasks, twilio_gateway
+from smsapp import twilio_gateway
 from smsapp.models import Message, ScheduledMessage, SendAttempt
 from smsapp.services.mirror import mirror_message
 from smsapp.twilio_gateway import TwilioError
@@ -63,7 +64,7 @@ def record_unknown(
 
 
 def _look_again(attempt: SendAttempt, delay: timedelta) -> None:
-    tasks.look_up_send.using(run_after=timezone.now() + delay).enqueue(str(attempt.pk))
+    look_up_send.using(run_after=timezone.now() + delay).enqueue(str(attempt.pk))
 
 
 def look_up(attempt_id: str) -> str:
@@ -186,3 +187,9 @@ def _resolve(attempt: SendAttempt, state: str, sid: str = "") -> None:
                 "Schedule it again if it is still needed.",
                 updated_at=timezone.now(),
             )
+
+
+@task()
+def look_up_send(attempt_id: str) -> str:
+    """The job that looks a send up on Twilio (queued by record_unknown and by itself)."""
+    return look_up(attempt_id)

@@ -12,6 +12,7 @@ import re
 
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
+from django_tasks import task
 
 from smsapp import twilio_gateway
 from smsapp.lib.errors import NotFound
@@ -126,3 +127,10 @@ def served_type(content_type: str) -> str:
     octet-stream, which with nosniff no browser renders as a page or runs as a script
     (Content-Disposition alone does not stop a <script src> from running it)."""
     return content_type if shows_inline(content_type) else DOWNLOAD_TYPE
+
+
+@task()
+def cache_media(message_sid: str) -> int:
+    """The job right after an inbound MMS: its media into storage, so the page shows them
+    without waiting on Twilio."""
+    return cache_all(message_sid)

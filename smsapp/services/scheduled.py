@@ -21,8 +21,8 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django_tasks import task
 
-from smsapp import tasks
 from smsapp.lib.errors import Conflict, InvalidInput, NotFound
 from smsapp.lib.validation import uuid_or_404
 from smsapp.models import ScheduledMessage, SendAttempt
@@ -65,7 +65,7 @@ def schedule(
 
 
 def _queue(item: ScheduledMessage, at: datetime) -> None:
-    tasks.send_scheduled.using(run_after=at).enqueue(str(item.pk))
+    send_scheduled.using(run_after=at).enqueue(str(item.pk))
 
 
 def pending(*, number: str, counterpart: str | None = None) -> list[ScheduledMessage]:
@@ -205,3 +205,15 @@ def _finish_stuck(item: ScheduledMessage, now: datetime) -> bool:
             updated_at=now,
         )
     )
+
+
+@task()
+def send_scheduled(scheduled_id: str) -> str:
+    """The job at a text's due time: sent exactly once, or retried, or held."""
+    return send_due(scheduled_id)
+
+
+@task()
+def recover_stuck_sends() -> int:
+    """The periodic job for texts a dead worker left `sending`: looked up, never resent."""
+    return recover_stuck()

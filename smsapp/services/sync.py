@@ -22,8 +22,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django.utils import timezone
+from django_tasks import task
 
-from smsapp import tasks, twilio_gateway
+from smsapp import twilio_gateway
 from smsapp.models import Message, Phone, SyncRun
 from smsapp.services import lookup
 from smsapp.services.mirror import Counts, media_to_fetch, save_media, upsert_messages
@@ -223,7 +224,7 @@ def start_sync() -> SyncRun:
     """Queue an incremental run (or one over FIRST_RUN_WINDOW when none has finished) for
     a worker; the page follows it at sync/<id>. Raises SyncAlreadyRunning."""
     run = claim_run(since=_background_start())
-    tasks.run_sync.enqueue(run.pk)
+    run_sync_job.enqueue(run.pk)
     return run
 
 
@@ -254,3 +255,15 @@ def reconcile_every() -> timedelta | None:
     if not minutes or settings.TWILIO_SANDBOX or not twilio_gateway.is_configured():
         return None
     return timedelta(minutes=minutes)
+
+
+@task()
+def run_sync_job(run_id: int) -> dict[str, int] | None:
+    """The job of a sync staff asked for (POST sync); the run records progress and error."""
+    return run_queued(run_id)
+
+
+@task()
+def reconcile_job() -> str:
+    """The periodic incremental sync (SYNC_EVERY_MINUTES)."""
+    return reconcile()

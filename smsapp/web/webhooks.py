@@ -12,11 +12,12 @@ from urllib.parse import urlsplit
 
 from django.http import HttpRequest, HttpResponse, QueryDict
 
-from smsapp import tasks, twilio_gateway
+from smsapp import twilio_gateway
 from smsapp.lib.public_urls import status_callback_url
 from smsapp.lib.validation import is_sid
 from smsapp.lib.write_lock import write_lock
 from smsapp.models import AutoReplyRule, Media, Message, StatusEvent
+from smsapp.services.media import cache_media
 from smsapp.services.mirror import InboundMedia, receive_message, record_status_callback
 from smsapp.twilio_gateway.constants import API_BASE, API_HOST, API_VERSION, MAX_MEDIA
 from smsapp.web.decorators import json_error, twilio_webhook
@@ -167,7 +168,7 @@ def inbound_treatment(request: HttpRequest) -> HttpResponse:
     if message is not None:  # a retried delivery was answered the first time
         if message.num_media:
             with write_lock():  # a write like the message's: queued the same way on SQLite
-                tasks.cache_media.enqueue(message.sid)
+                cache_media.enqueue(message.sid)
         rule = AutoReplyRule.objects.reply_for(body, opt_out_type=params.get("OptOutType", ""))
     twiml = (
         twilio_gateway.twiml_reply(rule.reply_text, rule.media_url, status_callback_url())
