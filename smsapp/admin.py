@@ -249,10 +249,10 @@ class ConsentEventForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["patient_number"].help_text = "E.164, such as +14155550123."
-        self.fields["our_number"].choices = [("", "All of the clinic's numbers")] + [
-            (phone.phone_number, str(phone)) for phone in Phone.objects.all()
-        ]
+        if "our_number" in self.fields:  # adding; an event itself is only shown
+            self.fields["our_number"].choices = [("", "All of the clinic's numbers")] + [
+                (phone.phone_number, str(phone)) for phone in Phone.objects.all()
+            ]
 
     def clean_patient_number(self) -> str:
         try:

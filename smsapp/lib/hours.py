@@ -76,15 +76,23 @@ def parse_window(text: str) -> Window | None:
     return window
 
 
+_FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_DAY_NAMES = {name: n for names in (DAYS, _FULL_NAMES) for n, name in enumerate(names)}
+
+
+def _day(name: str) -> int:
+    name = name.strip().lower()
+    if name not in _DAY_NAMES:
+        raise ValueError(f"{name!r} is not a day; use {', '.join(DAYS)}")
+    return _DAY_NAMES[name]
+
+
 def _days(text: str) -> list[int]:
     found: list[int] = []
-    for part in text.lower().split(","):
-        first, dash, last = part.strip().partition("-")
-        names = [first.strip()[:3], last.strip()[:3]] if dash else [first.strip()[:3]]
-        for name in names:
-            if name not in DAYS:
-                raise ValueError(f"{part.strip()!r} is not a day or days; use {', '.join(DAYS)}")
-        a, b = DAYS.index(names[0]), DAYS.index(names[-1])
+    for part in text.split(","):
+        first, dash, last = part.partition("-")
+        a = _day(first)
+        b = _day(last) if dash else a
         found += [(a + i) % 7 for i in range((b - a) % 7 + 1)]  # "fri-mon" wraps round
     return found
 
@@ -108,11 +116,12 @@ def parse_office_hours(text: str) -> OfficeHours:
         days, _, ranges = entry.partition(" ")
         if not ranges.strip():
             raise ValueError(f"{entry!r} needs days then hours, such as {OFFICE_EXAMPLE}")
+        weekdays = _days(days)
         windows = [parse_window(r) for r in ranges.replace(" ", "").split(",")]
         for window in windows:
             if window is None or window.end < window.start:
                 raise ValueError(f"{entry!r}: office hours may not cross midnight")
-        for day in _days(days):
+        for day in weekdays:
             by_day.setdefault(day, []).extend(windows)
     return OfficeHours({day: tuple(windows) for day, windows in by_day.items()})
 

@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('at', models.DateTimeField(help_text="When it changed (the keyword's arrival).")),
-                ('patient_number', models.CharField(max_length=20)),
+                ('patient_number', models.CharField(help_text='E.164, such as +14155550123.', max_length=20)),
                 ('our_number', models.CharField(blank=True, help_text="The clinic's number it concerns; empty: all of them.", max_length=20)),
                 ('opted_out', models.BooleanField(help_text='Opted out (true) or back in (false).')),
                 ('source', models.CharField(choices=[('keyword', "the patient's text"), ('twilio_21610', 'Twilio 21610'), ('canvas', 'the Canvas chart'), ('staff', 'staff, with a note')], max_length=16)),

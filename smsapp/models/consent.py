@@ -39,7 +39,7 @@ class ConsentEvent(models.Model):
         STAFF = "staff", "staff, with a note"
 
     at = models.DateTimeField(help_text="When it changed (the keyword's arrival).")
-    patient_number = models.CharField(max_length=20)
+    patient_number = models.CharField(max_length=20, help_text="E.164, such as +14155550123.")
     our_number = models.CharField(
         max_length=20, blank=True, help_text="The clinic's number it concerns; empty: all of them."
     )

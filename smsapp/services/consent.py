@@ -200,7 +200,9 @@ def record_keyword(message: Message, *, opt_out_type: str = "") -> ConsentEvent 
         our_number=message.to_number,
         opted_out=keyword == Keyword.OPT_OUT,
         source=Source.KEYWORD,
-        at=message.date_created,
+        # Its arrival, now: date_created is cut to whole seconds, as Twilio writes dates,
+        # and would count as older than a change made earlier in the same second.
+        at=timezone.now(),
         keyword=word_of(message.body)[:32] or opt_out_type.upper(),
         message_sid=message.sid,
     )
