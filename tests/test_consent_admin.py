@@ -102,7 +102,7 @@ def test_a_numbers_page_shows_its_history_and_a_link_to_record_a_change(administ
     page = administrator.get(reverse("admin:smsapp_consent_change", args=[row.pk])).content.decode()
 
     assert "opted in as recorded by staff: “Paper form”" in page
-    assert "opted out by texting STOP to +1 415-555-0100" in page
+    assert "opted out by texting STOP to +1 415 555 0100" in page
     assert f"{ADD}?patient_number=%2B14155550199" in page
 
 

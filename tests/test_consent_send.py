@@ -70,7 +70,7 @@ def test_a_text_to_a_patient_who_texted_stop_is_refused_and_twilio_is_not_called
     answer = response.json()
     sentence = (
         f"Not sent: this patient opted out of texts on {stopped:%a} {stopped.day} "
-        f"{stopped:%b %Y at %H:%M} by texting STOP to +1 415-555-0100. They can text START "
+        f"{stopped:%b %Y at %H:%M} by texting STOP to +1 415 555 0100. They can text START "
         "to opt back in."
     )
     assert answer["information"] == sentence
@@ -146,7 +146,7 @@ def test_twilios_21610_records_the_opt_out_and_answers_the_same_409(
     assert response.status_code == 409
     answer = response.json()
     assert (
-        "Twilio reported when it refused a text to +1 415-555-0100 (error 21610)"
+        "Twilio reported when it refused a text to +1 415 555 0100 (error 21610)"
         in (answer["information"])
     )
     assert "They can text START to opt back in." in answer["information"]

@@ -20,13 +20,14 @@ ALL_NUMBERS = ""  # Consent.our_number of the clinic-wide state (CONSENT_SCOPE=a
 
 
 def _pretty(number: str) -> str:
-    """+14155550100 as "+1 415 555 0100" for sentences (and not a full number to a log
-    scanner); anything else unchanged."""
+    """+14155550100 as "+1 415 555 0100", as the page writes numbers; anything else
+    unchanged."""
     try:
         parsed = phonenumbers.parse(number, None)
     except phonenumbers.NumberParseException:
         return number
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    spaced = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return spaced.replace("-", " ")
 
 
 class ConsentEvent(models.Model):
