@@ -82,7 +82,9 @@ def opted_out_numbers(our_number: str, numbers: Iterable[str]) -> set[str]:
     return set(
         Consent.objects.filter(
             our_number=scope_of(our_number), patient_number__in=list(numbers), opted_out=True
-        ).values_list("patient_number", flat=True)
+        )
+        .order_by()
+        .values_list("patient_number", flat=True)
     )
 
 
