@@ -10,7 +10,8 @@ from django.urls import reverse
 
 from smsapp.lib.keywords import Keyword, keyword_of
 from smsapp.models import AutoReplyRule, Consent, ConsentEvent, Message
-from smsapp.services import consent
+from smsapp.services import consent, sync
+from tests import twilio_payloads as tw
 from tests.factories import AutoReplyRuleFactory
 from tests.webhook_signing import post_signed
 
@@ -168,3 +169,42 @@ def test_the_rule_manager_gives_no_rule_for_keywords():
     assert AutoReplyRule.objects.reply_for("Unstop!") is None
     assert AutoReplyRule.objects.reply_for("info") is None
     assert AutoReplyRule.objects.reply_for("information").name == "Fallback"
+
+
+# --- keywords a sync finds ------------------------------------------------------------------
+
+
+def _synced(mocked_twilio, *bodies_and_minutes):
+    """Sync a page of inbound texts from the patient (body, minutes after BASE_TIME)."""
+    records = [
+        tw.message_json(n, body=body, direction="inbound", status="received", from_=PATIENT,
+                        to=OURS, date_created=tw.BASE_TIME + timedelta(minutes=minute))
+        for n, (body, minute) in enumerate(bodies_and_minutes, start=1)
+    ]  # fmt: skip
+    tw.add_paged_list(mocked_twilio, "Messages.json", "messages", [records[::-1]])
+    sync.sync_messages()
+
+
+def test_a_stop_the_webhook_missed_is_found_by_a_sync(mocked_twilio):
+    _synced(mocked_twilio, ("Stop!", 0))
+
+    event = ConsentEvent.objects.get()
+    assert (event.opted_out, event.keyword, event.at) == (True, "STOP", tw.BASE_TIME)
+    assert consent.is_opted_out(our_number=OURS, patient_number=PATIENT)
+
+
+def test_keywords_a_sync_finds_are_applied_oldest_first_and_once(mocked_twilio):
+    _synced(mocked_twilio, ("STOP", 0), ("start", 5), ("hello", 6), ("END", 9))
+    _synced(mocked_twilio, ("STOP", 0), ("start", 5), ("hello", 6), ("END", 9))
+
+    assert ConsentEvent.objects.count() == 3
+    assert consent.is_opted_out(our_number=OURS, patient_number=PATIENT)
+
+
+def test_an_old_stop_a_sync_finds_does_not_undo_a_newer_start(client, mocked_twilio):
+    _inbound(client, "START", 99)  # today, through the webhook
+
+    _synced(mocked_twilio, ("STOP", 0))  # BASE_TIME, long before
+
+    assert not consent.is_opted_out(our_number=OURS, patient_number=PATIENT)
+    assert ConsentEvent.objects.count() == 2

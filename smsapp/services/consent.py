@@ -210,6 +210,41 @@ def record_keyword(message: Message, *, opt_out_type: str = "") -> ConsentEvent 
     )
 
 
+def record_keywords_found(records: list[dict]) -> int:
+    """Opt-out and opt-in keywords among message records a sync read (the webhook may
+    have missed them, or they predate the app): recorded at the time they were sent,
+    oldest first, once per message; a newer change keeps its place. Returns how many."""
+    found = [
+        (r["date_created"], r, keyword)
+        for r in records
+        if r["direction"] == Message.Direction.INBOUND
+        and r["date_created"] is not None
+        and (keyword := keyword_of(r["body"])) in (Keyword.OPT_OUT, Keyword.OPT_IN)
+        and _phones(r["from_number"], r["to_number"])
+    ]
+    if not found:
+        return 0
+    seen = set(
+        ConsentEvent.objects.filter(
+            source=Source.KEYWORD, message_sid__in=[r["sid"] for _, r, _ in found]
+        ).values_list("message_sid", flat=True)
+    )
+    new = [(at, r, keyword) for at, r, keyword in sorted(found, key=lambda f: f[0])
+           if r["sid"] not in seen]  # fmt: skip
+    for at, r, keyword in new:
+        with suppress(IntegrityError):  # the webhook recorded it meanwhile
+            record(
+                patient_number=r["from_number"],
+                our_number=r["to_number"],
+                opted_out=keyword == Keyword.OPT_OUT,
+                source=Source.KEYWORD,
+                at=at,
+                keyword=word_of(r["body"])[:32],
+                message_sid=r["sid"],
+            )
+    return len(new)
+
+
 def record_twilio_refusal(*, our_number: str, patient_number: str, message_sid: str = "") -> None:
     """Twilio refused a text with 21610, at once or in a status callback: the patient
     opted out on Twilio's side (a STOP we never saw, or one to another number of a shared
