@@ -190,3 +190,20 @@ def test_the_reply_box_asks_too_and_cancel_sends_nothing(app, twilio, phone, set
     assert _posts(twilio) == 0
     assert not ScheduledMessage.objects.exists()
     assert json.dumps(app.dialogs) == "[]"
+
+
+def test_send_later_says_when_a_time_falls_in_the_quiet_hours(app, twilio, phone, settings):
+    end = _quiet_now(settings)
+    inside = timezone.now().astimezone(LOS_ANGELES) + timedelta(minutes=30)
+    page = app.open()
+    page.click("#tab-send")
+    page.fill("#send-to", PATIENT)
+    page.check("#send-later")
+    expect(page.locator("#send-at-zone")).to_contain_text("America/Los_Angeles")
+
+    page.fill("#send-at", f"{inside:%Y-%m-%dT%H:%M}")
+
+    expect(page.locator("#send-at-hint")).to_contain_text(
+        re.compile(rf"That is inside the patient’s quiet hours \(\d\d:\d\d–{end}\), so it "
+                   rf"will go out at {end}\.")
+    )  # fmt: skip

@@ -3,7 +3,7 @@
    "It is 22:14 for this patient: send now or schedule for 08:00?". The JSON API itself
    sends at once; texts the app sends on its own are held by the server.
 
-   Exported for every message box: askIfQuiet, quietNow, askAboutQuietHours. */
+   Exported for every message box: askIfQuiet, quietNow, askAboutQuietHours, heldNote. */
 
 import { clear, el } from "./core.js";
 import { wallTime, wallTimeToDate, zoneFor } from "./schedule.js";
@@ -36,6 +36,14 @@ export function quietNow(info, now) {
     endsAt = wallTimeToDate(day + "T" + quiet.end, info.timeZone);
   }
   return { localTime: local.slice(11), endTime: quiet.end, endsAt: endsAt, endWallTime: day + "T" + quiet.end };
+}
+
+/** For "Send later": what the server will do with a text due at `date` inside the
+    patient's quiet hours (hold it until their end); "" outside them. */
+export function heldNote(info, date) {
+  const quiet = quietNow(info, date);
+  if (!quiet) return "";
+  return " That is inside the patient’s quiet hours (" + info.quietHours.start + "–" + quiet.endTime + "), so it will go out at " + quiet.endTime + ".";
 }
 
 /** Ask in `box` whether to send now or at the end of the quiet hours: resolves to

@@ -9,7 +9,7 @@ import {
 } from "./core.js";
 import { consentWatcher, refusedByConsent } from "./consent.js";
 import { markStale } from "./log.js";
-import { askIfQuiet } from "./quiet.js";
+import { askIfQuiet, heldNote } from "./quiet.js";
 import { describeTime, readSendLater, tomorrowMorning, zoneFor } from "./schedule.js";
 import { isBeingLookedUp, onLookupChange, showPending, showScheduled, showSent, showUnknown } from "./send-result.js";
 import { compactNumber, countSegments, e164Problem } from "./sms.js";
@@ -308,7 +308,7 @@ function updateLaterHint() {
   $("send-at-zone").textContent = info.fromNumber ? "for the patient (" + info.timeZone + ")" : "(clinic time, " + info.timeZone + ")";
   const read = readSendLater($("send-at").value, info.timeZone);
   if (read.problem) return say(hint, "");
-  say(hint, "Sends " + describeTime(read.date, info) + ".");
+  say(hint, "Sends " + describeTime(read.date, info) + "." + heldNote(info, read.date));
 }
 
 function toggleLater() {
