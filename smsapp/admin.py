@@ -205,9 +205,10 @@ class SendAttemptAdmin(ReadOnlyAdmin):
 # --- consent ------------------------------------------------------------------------------
 
 
-class NumberSearch:
-    """Search by a patient's number however it is typed ("+1 (415) 555-0199",
-    "4155550199"): its digits, anywhere in the stored E.164."""
+class ByPatientNumber:
+    """Consent records, found by a patient's number however it is typed ("+1 (415)
+    555-0199", "4155550199": its digits, anywhere in the stored E.164), and the numbers
+    of ours they concern."""
 
     search_fields = ["patient_number"]  # shows the search box; see get_search_results
 
@@ -216,6 +217,10 @@ class NumberSearch:
         if not digits:
             return queryset, False
         return queryset.filter(patient_number__contains=digits), False
+
+    @admin.display(description="for texts from", ordering="our_number")
+    def for_numbers(self, record: Consent | ConsentEvent) -> str:
+        return record.our_number or "all numbers"
 
 
 class ConsentEventForm(forms.ModelForm):
@@ -264,7 +269,7 @@ class ConsentEventForm(forms.ModelForm):
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(NumberSearch, admin.ModelAdmin):
+class ConsentEventAdmin(ByPatientNumber, admin.ModelAdmin):
     """The history: every change of every patient's consent, never edited or deleted.
     "Add" records staff's change, with a note (smsapp.services.consent.record_by_staff)."""
 
@@ -274,10 +279,6 @@ class ConsentEventAdmin(NumberSearch, admin.ModelAdmin):
     list_select_related = ["recorded_by"]
     date_hierarchy = "at"
     show_full_result_count = False
-
-    @admin.display(description="for texts from", ordering="our_number")
-    def for_numbers(self, event: ConsentEvent) -> str:
-        return event.our_number or "all numbers"
 
     @admin.display(description="change", ordering="opted_out")
     def change(self, event: ConsentEvent) -> str:
@@ -310,7 +311,7 @@ class ConsentEventAdmin(NumberSearch, admin.ModelAdmin):
 
 
 @admin.register(Consent)
-class ConsentAdmin(NumberSearch, admin.ModelAdmin):
+class ConsentAdmin(ByPatientNumber, admin.ModelAdmin):
     """Who may be texted now: one row per patient number and scope (CONSENT_SCOPE picks
     which one sends read), with the number's history. Changed only by events."""
 
@@ -324,10 +325,6 @@ class ConsentAdmin(NumberSearch, admin.ModelAdmin):
     def get_queryset(self, request) -> QuerySet:
         # Rows without an event exist only for sends to lock (services.consent).
         return super().get_queryset(request).filter(event__isnull=False)
-
-    @admin.display(description="for texts from", ordering="our_number")
-    def for_numbers(self, row: Consent) -> str:
-        return row.our_number or "all numbers"
 
     @admin.display(description="state", ordering="opted_out")
     def state(self, row: Consent) -> str:

@@ -146,7 +146,7 @@ def test_twilios_21610_records_the_opt_out_and_answers_the_same_409(
     assert response.status_code == 409
     answer = response.json()
     assert (
-        "Twilio reported when it refused a text to +1 415 555 0100 (error 21610)"
+        "Twilio reported when it refused a text from +1 415 555 0100 (error 21610)"
         in (answer["information"])
     )
     assert "They can text START to opt back in." in answer["information"]

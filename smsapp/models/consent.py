@@ -77,12 +77,13 @@ class ConsentEvent(models.Model):
 
     def how(self) -> str:
         """How it happened, as the end of a sentence ("by texting STOP to …")."""
-        to = f" to {_pretty(self.our_number)}" if self.our_number else ""
+        ours = _pretty(self.our_number)
         match self.source:
             case self.Source.KEYWORD:
-                return f"by texting {self.keyword or ('STOP' if self.opted_out else 'START')}{to}"
+                word = self.keyword or ("STOP" if self.opted_out else "START")
+                return f"by texting {word} to {ours}" if ours else f"by texting {word}"
             case self.Source.TWILIO:
-                return f"as Twilio reported when it refused a text{to} (error 21610)"
+                return f"as Twilio reported when it refused a text from {ours} (error 21610)"
             case self.Source.CANVAS:
                 return "as recorded in their Canvas chart"
         who = self.recorded_by.get_username() if self.recorded_by else "staff"

@@ -125,7 +125,10 @@ def _lock_for_send(patient_number: str, key: str) -> bool:
     """Whether the patient opted out, read under FOR SHARE (PostgreSQL only; the ORM has
     no FOR SHARE, hence the SQL)."""
     table = connection.ops.quote_name(Consent._meta.db_table)
-    sql = f"SELECT opted_out FROM {table} WHERE patient_number = %s AND our_number = %s FOR SHARE"  # noqa: S608 - the table name from _meta
+    sql = (
+        f"SELECT opted_out FROM {table} "  # noqa: S608 - only the table name is formatted in
+        "WHERE patient_number = %s AND our_number = %s FOR SHARE"
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, [patient_number, key])
         row = cursor.fetchone()

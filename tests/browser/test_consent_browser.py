@@ -15,6 +15,7 @@ from playwright.sync_api import expect
 from smsapp.models import Message, ScheduledMessage
 from smsapp.services import consent
 from tests.browser.helpers import TWILIO, twilio_error, twilio_message
+from tests.browser.helpers import screenshots_at_two_widths as _screenshots
 from tests.factories import MessageFactory, PhoneFactory
 
 OURS = "+14155550100"
@@ -47,14 +48,6 @@ def _posts(twilio) -> int:
     return sum(
         c.request.method == "POST" and c.request.url.startswith(TWILIO) for c in twilio.calls
     )
-
-
-def _screenshots(page, folder, name):
-    for width in (420, 1280):
-        page.set_viewport_size({"width": width, "height": 1000})
-        page.screenshot(path=folder / f"{name}-{width}.png", full_page=True)
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
-    page.set_viewport_size({"width": 420, "height": 1000})
 
 
 def test_the_send_tab_warns_as_soon_as_an_opted_out_number_is_typed(
