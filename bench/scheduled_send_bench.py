@@ -34,6 +34,7 @@ def configure(server: str, twilio_url: str) -> dict[str, str]:
         "DEBUG": "false",
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "project.settings",
+        "QUIET_HOURS": "",  # the +1 415 patients' night would hold every text till 08:00
     }
     os.environ.update(env)
     return env

@@ -14,7 +14,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from smsapp.lib import logs
+from smsapp.lib import hours, logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -105,6 +105,32 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["d
 SYNC_EVERY_MINUTES = _number("SYNC_EVERY_MINUTES", 15, int)
 # What {clinic_name} in a message template becomes; empty leaves it for staff to fill.
 CLINIC_NAME = env.str("CLINIC_NAME", default="").strip()
+
+# --- consent and hours (smsapp/services/consent.py, smsapp/lib/hours.py) ------------------
+# `account`: a patient's STOP to any of the clinic's numbers stops texts from all of them
+# (what the patient means); `number`: only from the number they texted (Twilio's own rule).
+CONSENT_SCOPE = env.str("CONSENT_SCOPE", default="account").strip().lower()
+if CONSENT_SCOPE not in ("account", "number"):
+    raise ImproperlyConfigured(f"CONSENT_SCOPE must be account or number (got {CONSENT_SCOPE!r}).")
+
+
+def _hours_setting(name: str, default: str, parse) -> str:
+    """A schedule setting, kept as text (smsapp.lib.hours parses it where it is used) but
+    parsed now, so a typo stops start-up instead of every after-hours reply."""
+    value = env.str(name, default=default).strip()
+    try:
+        parse(value)
+    except ValueError as problem:
+        raise ImproperlyConfigured(f"{name}: {problem} (got {value!r}).") from None
+    return value
+
+
+# When the office is open, in TIME_ZONE: auto-replies limited to outside office hours.
+OFFICE_HOURS = _hours_setting("OFFICE_HOURS", "mon-fri 08:00-17:00", hours.parse_office_hours)
+# Public holidays the office is closed on (the holidays package: US, US-CA; empty: none).
+OFFICE_HOLIDAYS = _hours_setting("OFFICE_HOLIDAYS", "", hours.holiday_calendar)
+# When the app texts no patient on its own, in the patient's local time (empty: never).
+QUIET_HOURS = _hours_setting("QUIET_HOURS", "21:00-08:00", hours.parse_window)
 
 MIDDLEWARE = [
     # First, so every response (a redirect or an error too) carries X-Request-ID and every

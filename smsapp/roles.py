@@ -36,6 +36,9 @@ ROLES: dict[str, list[str]] = {
         "smsapp.delete_messagetemplate",
         "smsapp.view_scheduledmessage",
         "smsapp.view_sendattempt",
+        "smsapp.view_consent",  # who opted out, and the history of each number
+        "smsapp.view_consentevent",
+        "smsapp.add_consentevent",  # record consent given on paper (or withdrawn), with a note
         "django_tasks_database.view_dbtaskresult",  # background jobs, with a failed one's error
     ],
 }

@@ -9,6 +9,8 @@ from django.utils import timezone
 
 from smsapp.models import (
     AutoReplyRule,
+    Consent,
+    ConsentEvent,
     Message,
     MessageTemplate,
     Phone,
@@ -17,6 +19,7 @@ from smsapp.models import (
     StatusEvent,
     SyncRun,
 )
+from smsapp.services import consent
 from tests.factories import (
     AutoReplyRuleFactory,
     MediaFactory,
@@ -29,7 +32,7 @@ pytestmark = pytest.mark.django_db
 
 MODELS = [
     Phone, Message, StatusEvent, AutoReplyRule, SyncRun, MessageTemplate, ScheduledMessage,
-    SendAttempt,
+    SendAttempt, Consent, ConsentEvent,
 ]  # fmt: skip
 
 
@@ -51,6 +54,10 @@ def mirror(rows: int) -> None:
         MessageTemplate.objects.create(name=f"Template {message.pk}", body="See you {first_name}")
         ScheduledMessage.objects.create(**numbers, body="Later", send_at=timezone.now())
         SendAttempt.objects.create(**numbers, body="Maybe", attempted_at=timezone.now())
+        patient = f"+1415666{message.pk % 10000:04d}"
+        consent.record(patient_number=patient, our_number=message.from_number,
+                       opted_out=True, source="keyword")  # fmt: skip
+        consent.record_by_staff(patient_number=patient, opted_out=False, note="Form", user=None)
 
 
 def queries(client, address: str) -> int:

@@ -267,7 +267,7 @@ def test_a_body_that_is_not_a_json_object_is_a_400_sentence(
     ("status", "code", "ours", "field", "words"),
     [
         (400, 21211, 400, "numberTo", "not a valid phone number"),
-        (400, 21610, 400, "numberTo", "opted out"),
+        (400, 21610, 409, "numberTo", "opted out"),
         (400, 21608, 400, "numberTo", "verified numbers"),
         (400, 21606, 400, "numberFrom", "cannot send this kind of message"),
         (401, 20003, 503, None, "Twilio credentials were refused"),

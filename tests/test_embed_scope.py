@@ -107,6 +107,11 @@ def test_sending_reaches_only_the_patient(limited, mocked_twilio):
     assert created.call_count == 1
 
 
+def test_only_the_patients_consent_is_readable(limited):
+    assert limited("get", f"consent/{PATIENT}?from=%2B14155550100").status_code == 200
+    _refused(limited("get", f"consent/{OTHER}?from=%2B14155550100"))
+
+
 def test_deleting_reaches_only_the_patients_messages(limited, mocked_twilio):
     ours, theirs = _threads()
     deleted = mocked_twilio.delete(tw.account_url(f"Messages/{ours.sid}.json"), status=204)

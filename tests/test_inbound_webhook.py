@@ -167,7 +167,7 @@ def test_opt_out_words_get_no_auto_reply_but_are_stored(client, body):
     assert Message.objects.get(sid=SID).body == body
 
 
-@pytest.mark.parametrize("body", ["stop please", "please stop", "STOP!", "Hello, stop"])
+@pytest.mark.parametrize("body", ["stop please", "please stop", "STOP it", "Hello, stop"])
 def test_an_opt_out_word_inside_a_sentence_is_an_ordinary_message(client, body):
     assert _reply(post_signed(client, INBOUND, _params(body))) is not None
 
@@ -193,8 +193,8 @@ def test_the_first_active_rule_by_priority_answers(client):
 @pytest.mark.parametrize(
     ("kind", "pattern", "body", "matches"),
     [
-        ("exact", "yes", " YES ", True),
-        ("exact", "yes", "yes please", False),
+        ("exact", "ok", " OK ", True),
+        ("exact", "ok", "ok please", False),
         ("starts_with", "confirm", "Confirm 3pm", True),
         ("starts_with", "confirm", "I confirm", False),
         ("contains", "Refill", "need a REFILL asap", True),

@@ -145,7 +145,7 @@ def test_a_number_reserved_to_fail_ends_undelivered_with_the_reason(synced, staf
 def test_an_opted_out_recipient_is_refused_with_twilios_code(synced, staff_client):
     response = send(staff_client, to=engine.OPTED_OUT)
 
-    assert response.status_code == 400
+    assert response.status_code == 409
     assert "opted out" in response.json()["fields"]["numberTo"]
     assert not SandboxMessage.objects.filter(to_number=engine.OPTED_OUT).exists()
 

@@ -419,7 +419,7 @@ def test_a_patients_time_zone_comes_from_the_number_else_the_clinics(
 
     assert answer == {
         "number": number, "timeZone": zone, "fromNumber": from_number,
-        "clinicTimeZone": "America/New_York",
+        "clinicTimeZone": "America/New_York", "quietHours": None,
     }  # fmt: skip
 
 

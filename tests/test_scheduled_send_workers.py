@@ -45,6 +45,7 @@ def worker_env(twilio_url: str) -> dict[str, str]:
         TWILIO_SANDBOX="true",
         SANDBOX_BASE_URL=twilio_url,
         LOG_LEVEL="WARNING",
+        QUIET_HOURS="",  # San Francisco's night must not hold the texts (tests/settings.py)
     )
     return env
 

@@ -22,4 +22,17 @@ class Forbidden(Exception):
 
 
 class Conflict(Exception):
-    """The record is not in a state that allows this (409): the message is the sentence."""
+    """The record is not in a state that allows this (409): the message is the sentence;
+    `fields` names the request keys at fault, when there are some."""
+
+    def __init__(self, information: str, fields: dict[str, str] | None = None) -> None:
+        super().__init__(information)
+        self.fields = fields
+
+
+class OptedOut(Conflict):
+    """A text to a patient who opted out (409), refused before Twilio is called: the
+    sentence says when and how they opted out and that they can text START."""
+
+    def __init__(self, information: str) -> None:
+        super().__init__(information, {"numberTo": information})

@@ -110,12 +110,12 @@ def e164(value: Any, *, field: str, label: str, strict: bool = True) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
-def path_number(value: str, *, field: str = "number") -> str:
-    """A number taken from a URL path. `+` may arrive raw or as %2B (both decode to +); a
-    proxy that decoded + as a space in the path leaves a leading space, which is mended."""
+def path_number(value: str, *, field: str = "number", label: str = "The number") -> str:
+    """A number taken from a URL path or query. `+` may arrive raw or as %2B (both decode
+    to +); a + decoded as a space (a proxy, an unencoded query) is mended."""
     if value.startswith(" "):
         value = "+" + value[1:]
-    return e164(value, field=field, label="The number", strict=False)
+    return e164(value, field=field, label=label, strict=False)
 
 
 def https_url(value: Any, *, field: str, label: str) -> str:

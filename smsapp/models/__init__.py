@@ -2,7 +2,9 @@
 
 mirror.py      the local mirror of the Twilio account: Phone, Message, Media,
                StatusEvent, and SyncRun (each time it was brought up to date)
-auto_reply.py  AutoReplyRule: how the app answers an inbound message
+auto_reply.py  AutoReplyRule: how the app answers an inbound message, and
+               AfterHoursReply (when an after-hours rule last answered a patient)
+consent.py     Consent (whether a patient may be texted now) and ConsentEvent (its history)
 canvas.py      LaunchTokenUse: Canvas launch tokens already used
 outbound.py    ScheduledMessage (send later, exactly once) and SendAttempt (a send whose
                outcome is unknown, until it is looked up on Twilio)
@@ -10,15 +12,19 @@ templates.py   MessageTemplate: quick replies staff fill in and edit
 queue.py       PeriodicJob and QueueWorker: what the task queue's workers keep
 """
 
-from smsapp.models.auto_reply import AutoReplyRule
+from smsapp.models.auto_reply import AfterHoursReply, AutoReplyRule
 from smsapp.models.canvas import LaunchTokenUse
+from smsapp.models.consent import Consent, ConsentEvent
 from smsapp.models.mirror import Media, Message, Phone, StatusEvent, SyncRun
 from smsapp.models.outbound import ScheduledMessage, SendAttempt
 from smsapp.models.queue import PeriodicJob, QueueWorker
 from smsapp.models.templates import MessageTemplate
 
 __all__ = [
+    "AfterHoursReply",
     "AutoReplyRule",
+    "Consent",
+    "ConsentEvent",
     "LaunchTokenUse",
     "Media",
     "Message",

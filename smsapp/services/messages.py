@@ -23,7 +23,7 @@ from smsapp.lib.public_urls import status_callback_url
 from smsapp.lib.validation import check_message_sid
 from smsapp.lib.write_lock import write_lock
 from smsapp.models import Media, Message, Phone, SendAttempt
-from smsapp.services import lookup
+from smsapp.services import consent, lookup
 from smsapp.services import media as media_cache
 from smsapp.services.mirror import mirror_message
 from smsapp.twilio_gateway import TwilioError
@@ -159,6 +159,8 @@ def send(
     """Send an SMS (an MMS with `media_urls`) from one of the account's numbers, then
     mirror what Twilio answered. Staff's sends and scheduled ones both come through here.
 
+    Raises OptedOut, without calling Twilio, when the patient opted out; and when Twilio
+    refuses with 21610, after recording that opt-out (smsapp.services.consent).
     Raises OutcomeUnknown when Twilio may have sent it without telling us (never retried).
     Returns an unsaved Message (no pk) when Twilio accepted the text but the mirror could
     not store it: the caller must say so, since the log will not show it yet.
@@ -166,14 +168,18 @@ def send(
     check_sender(from_=from_, from_sid=from_sid, media_urls=media_urls)
     attempted_at = timezone.now()
     try:
-        record = twilio_gateway.send_message(
-            from_=from_,
-            to=to,
-            body=text,
-            media_urls=media_urls or [],
-            status_callback=callback_url or status_callback_url() or None,
-        )
+        with consent.send_permitted(our_number=from_, patient_number=to):
+            record = twilio_gateway.send_message(
+                from_=from_,
+                to=to,
+                body=text,
+                media_urls=media_urls or [],
+                status_callback=callback_url or status_callback_url() or None,
+            )
     except TwilioError as error:
+        if error.code == consent.TWILIO_OPTED_OUT:
+            consent.record_twilio_refusal(our_number=from_, patient_number=to)
+            raise consent.refusal(our_number=from_, patient_number=to) from error
         if not error.outcome_unknown:
             raise
         attempt = lookup.record_unknown(

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from smsapp.lib.write_lock import write_lock
 from smsapp.models import Media, Message, StatusEvent
+from smsapp.services import consent
 
 
 @dataclass
@@ -196,9 +197,12 @@ def receive_message(
     messaging_service_sid: str = "",
     num_segments: int = 1,
     media: Sequence[InboundMedia] = (),
+    opt_out_type: str = "",
 ) -> Message | None:
-    """Store an inbound message and its media rows in one transaction. Returns the new
-    Message, or None when this MessageSid was already stored (a retried delivery).
+    """Store an inbound message and its media rows in one transaction, with the consent
+    change of an opt-out or opt-in keyword (smsapp.services.consent; `opt_out_type` is
+    Twilio's word for a keyword it handled). Returns the new Message, or None when this
+    MessageSid was already stored (a retried delivery).
 
     Twilio retries an inbound webhook that timed out or failed, so the same MessageSid
     can arrive twice, even at the same moment. The unique constraint on Message.sid
@@ -238,6 +242,7 @@ def receive_message(
                 ],
                 ignore_conflicts=True,
             )
+            consent.record_keyword(message, opt_out_type=opt_out_type)
     except IntegrityError:
         if Message.objects.filter(sid=sid).exists():
             return None
@@ -252,9 +257,12 @@ def record_status_callback(
     error_code: int | None = None,
     error_message: str = "",
     payload: dict[str, Any] | None = None,
+    from_number: str = "",
+    to_number: str = "",
 ) -> bool:
     """Store the callback as a StatusEvent and advance the message if `status` is a step
-    forward. Returns whether the message moved.
+    forward. Returns whether the message moved. A send that failed with Twilio's 21610
+    (a Messaging Service reports it here) records the patient's opt-out too.
 
     Retries and out-of-order callbacks are stored too (the history is the point) and the
     conditional UPDATE makes them harmless. A message not mirrored yet moves nothing; its
@@ -271,6 +279,10 @@ def record_status_callback(
             payload=payload or {},
             received_at=timezone.now(),
         )
+        if error_code == consent.TWILIO_OPTED_OUT and from_number and to_number:
+            consent.record_twilio_refusal(
+                our_number=from_number, patient_number=to_number, message_sid=message_sid
+            )
         return Message.objects.db_manager(using).advance_status(
             sid=message_sid, status=status, error_code=error_code, error_message=error_message
         )

@@ -1,10 +1,11 @@
 """Texts to send later (sms_send's `sendAt`, the page's "Send later"), each exactly once.
 
-Scheduling runs every check a send now runs (numbers, capability, text), then stores a
-ScheduledMessage and queues a job for its due time. At that time a worker claims it with
-one conditional UPDATE (pending → sending), so of any number of workers, or of jobs for
-the same text, exactly one sends it, and a text cancelled meanwhile is never sent. It
-then goes through the same send path as staff's sends (smsapp.services.messages.send).
+Scheduling runs every check a send now runs (numbers, capability, text, the patient's
+consent), then stores a ScheduledMessage and queues a job for its due time. At that time
+a worker claims it with one conditional UPDATE (pending → sending), so of any number of
+workers, or of jobs for the same text, exactly one sends it, and a text cancelled
+meanwhile is never sent. It then goes through the same send path as staff's sends
+(smsapp.services.messages.send).
 
 - A transient failure, where Twilio certainly did nothing (rate limited, no
   connection), is tried again later by queueing the job again, up to MAX_TRIES.
@@ -12,6 +13,8 @@ then goes through the same send path as staff's sends (smsapp.services.messages.
   again: the text is `unknown` until its SendAttempt is looked up on Twilio.
 - A worker that died between claiming and finishing leaves it `sending`; recover_stuck
   treats that as an unknown outcome too.
+- Due inside the patient's quiet hours, it waits for their end (held_until); to a
+  patient who opted out since, it fails with the reason and is never sent.
 """
 
 from __future__ import annotations
@@ -23,10 +26,11 @@ from django.db.models import F
 from django.utils import timezone
 from django_tasks import task
 
-from smsapp.lib.errors import Conflict, InvalidInput, NotFound
+from smsapp.lib import hours
+from smsapp.lib.errors import Conflict, InvalidInput, NotFound, OptedOut
 from smsapp.lib.validation import uuid_or_404
 from smsapp.models import ScheduledMessage, SendAttempt
-from smsapp.services import lookup, messages
+from smsapp.services import consent, lookup, messages
 from smsapp.twilio_gateway import TwilioError
 
 State = ScheduledMessage.State
@@ -49,8 +53,10 @@ def schedule(
     user=None,
 ) -> ScheduledMessage:
     """Store a text to send at `send_at` (already checked by validation.send_at) and
-    queue its job. The number is checked now, as for a send now."""
+    queue its job. The number and the patient's consent are checked now, as for a send
+    now, and again when it is sent."""
     messages.check_sender(from_=from_, from_sid=from_sid, media_urls=media_urls)
+    consent.check(our_number=from_, patient_number=to)
     item = ScheduledMessage.objects.create(
         from_number=from_,
         to_number=to,
@@ -105,11 +111,11 @@ def cancel(*, scheduled_id: str, user=None) -> ScheduledMessage:
 def held_until(item: ScheduledMessage, now: datetime) -> datetime | None:
     """May this text go out now? None if so, else the earliest time it may.
 
-    The one place where rules about *when* the app may text a patient on its own apply
-    (quiet hours, from the consent work, move it to the window's end). Today nothing
-    holds a text back. Whether it may be sent at all (an opt-out) is the send path's
-    question, asked for every send (smsapp.services.messages.send)."""
-    return None
+    The one place where rules about *when* the app may text a patient on its own apply:
+    inside the patient's quiet hours (QUIET_HOURS in their local time) it waits for the
+    window's end. Whether it may be sent at all (an opt-out) is the send path's question,
+    asked for every send (smsapp.services.messages.send)."""
+    return hours.quiet_hours_end(item.to_number, now)
 
 
 def send_due(scheduled_id: str) -> str:
@@ -160,6 +166,9 @@ def _send(item: ScheduledMessage) -> str:
     except InvalidInput as problem:  # the number changed since it was scheduled
         _finish(item, State.FAILED, error=problem.information)
         return "failed"
+    except OptedOut as refusal:  # never sent: the patient opted out since
+        _finish(item, State.FAILED, error=str(refusal))
+        return "failed: opted out"
     _finish(item, State.SENT, message_sid=message.sid, error="")
     return f"sent: {message.sid}"
 

@@ -26,7 +26,7 @@ from django_tasks import task
 
 from smsapp import twilio_gateway
 from smsapp.models import Message, Phone, SyncRun
-from smsapp.services import lookup
+from smsapp.services import consent, lookup
 from smsapp.services.mirror import Counts, media_to_fetch, save_media, upsert_messages
 
 # Twilio lists newest first and keeps changing a message's status after it was sent, so an
@@ -117,6 +117,7 @@ def sync_messages(
         with transaction.atomic():
             result.messages.add(upsert_messages(records))
             result.media.add(save_media(media))
+            consent.record_keywords_found(records)  # STOPs a webhook missed
         result.pages += 1
         if on_page:
             on_page(result.pages, len(records), result)

@@ -13,13 +13,13 @@ from django.conf import settings
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 
-from smsapp.lib import validation
+from smsapp.lib import hours, validation
 from smsapp.lib.errors import InvalidInput, NotFound
 from smsapp.lib.paging import page_size
 from smsapp.lib.public_urls import inbound_webhook_url
 from smsapp.lib.zones import zone_of
 from smsapp.models import Message, SendAttempt, SyncRun
-from smsapp.services import media, messages, phones, scheduled, sync, templates
+from smsapp.services import consent, media, messages, phones, scheduled, sync, templates
 from smsapp.web.decorators import api_view, json_error
 from smsapp.web.scope import (
     require_in_scope,
@@ -191,17 +191,35 @@ def template_list(request: HttpRequest) -> JsonResponse:
 
 @api_view("GET", scope="any")
 def time_zone(request: HttpRequest, number: str) -> JsonResponse:
-    """Where "Send later" reads a time: the patient's zone when the number tells it."""
+    """Where "Send later" reads a time: the patient's zone when the number tells it; and
+    the quiet hours in it, when the page asks before a send."""
     number = validation.path_number(number)
     zone, from_number = zone_of(number)
+    quiet = hours.quiet_window(settings.QUIET_HOURS)
     return JsonResponse(
         {
             "number": number,
             "timeZone": zone,
             "fromNumber": from_number,
             "clinicTimeZone": settings.TIME_ZONE,
+            "quietHours": {"start": f"{quiet.start:%H:%M}", "end": f"{quiet.end:%H:%M}"}
+            if quiet
+            else None,
         }
     )
+
+
+@api_view("GET", scope="patient")
+def consent_state(request: HttpRequest, number: str) -> JsonResponse:
+    """Whether a patient may be texted from `?from=<our number>`: the Send tab warns as
+    soon as an opted-out number is typed, the conversation shows why."""
+    number = validation.path_number(number)
+    require_in_scope(request, number)
+    our_number = validation.path_number(
+        request.GET.get("from", ""), field="from", label="?from= (our number)"
+    )
+    found = consent.state(our_number=our_number, patient_number=number)
+    return JsonResponse({**found.to_dict(), "from": our_number})
 
 
 @api_view("POST", perm="smsapp.change_phone")

@@ -191,8 +191,8 @@ def api_view(
                 return json_error(str(problem), 403)
             except NotFound as problem:
                 return json_error(str(problem), 404)
-            except Conflict as problem:
-                return json_error(str(problem), 409)
+            except Conflict as problem:  # OptedOut included: `fields` names numberTo
+                return json_error(str(problem), 409, problem.fields)
             except TwilioError as error:  # TwilioNotConfigured included: 503
                 fields = {error.field: error.message} if error.field else None
                 return json_error(error.message, error.http_status, fields)

@@ -31,6 +31,7 @@ urlpatterns = [
     _api("scheduled/<str:key>", api.scheduled_route, "scheduled"),
     _api("templates", api.template_list, "templates"),
     _api("time_zone/<str:number>", api.time_zone, "time_zone"),
+    _api("consent/<str:number>", api.consent_state, "consent"),
     _api("inbound_webhook/<str:phone_sid>", api.inbound_webhook, "inbound_webhook"),
     _api(
         "inbound_webhook/<str:phone_sid>/this_app",

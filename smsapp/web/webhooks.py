@@ -16,7 +16,8 @@ from smsapp import twilio_gateway
 from smsapp.lib.public_urls import status_callback_url
 from smsapp.lib.validation import is_sid
 from smsapp.lib.write_lock import write_lock
-from smsapp.models import AutoReplyRule, Media, Message, StatusEvent
+from smsapp.models import Media, Message, StatusEvent
+from smsapp.services import replies
 from smsapp.services.media import cache_media
 from smsapp.services.mirror import InboundMedia, receive_message, record_status_callback
 from smsapp.twilio_gateway.constants import API_BASE, API_HOST, API_VERSION, MAX_MEDIA
@@ -132,6 +133,8 @@ def outbound_api_status(request: HttpRequest) -> HttpResponse:
                 "MessageStatus", f"MessageStatus {status!r} is not a Twilio message status."
             )
         error_code = _count(params, "ErrorCode", default=0, low=0, high=MAX_ERROR_CODE) or None
+        from_number = _text(params, "From", max_length=NUMBER_LENGTH)
+        to_number = _text(params, "To", max_length=NUMBER_LENGTH)
     except BadWebhook as exc:
         return json_error(exc.sentence, 400, {exc.field: exc.sentence})
     record_status_callback(
@@ -140,14 +143,17 @@ def outbound_api_status(request: HttpRequest) -> HttpResponse:
         error_code=error_code,
         error_message=_clean(params.get("ErrorMessage", "")).strip(),
         payload=_payload(params),
+        from_number=from_number,
+        to_number=to_number,
     )
     return HttpResponse(b"", content_type="text/plain")
 
 
 @twilio_webhook("GET", "POST")
 def inbound_treatment(request: HttpRequest) -> HttpResponse:
-    """An inbound SMS/MMS: stored with its media rows before answering, then answered with
-    the auto-reply as TwiML. A repeated MessageSid or an opt-out word gets `<Response />`.
+    """An inbound SMS/MMS: stored with its media rows (and the consent change of an
+    opt-out or opt-in keyword) before answering, then answered with the auto-reply as
+    TwiML. A repeated MessageSid, a keyword or a patient who opted out gets `<Response />`.
     An MMS's media bytes are fetched by a job right after, never while Twilio waits."""
     params = _params(request)
     try:
@@ -162,14 +168,16 @@ def inbound_treatment(request: HttpRequest) -> HttpResponse:
         }
     except BadWebhook as exc:
         return json_error(exc.sentence, 400, {exc.field: exc.sentence})
-    body = _clean(params.get("Body", ""))
-    message = receive_message(body=body, **fields)
+    opt_out_type = params.get("OptOutType", "")
+    message = receive_message(
+        body=_clean(params.get("Body", "")), opt_out_type=opt_out_type, **fields
+    )
     rule = None
     if message is not None:  # a retried delivery was answered the first time
         if message.num_media:
             with write_lock():  # a write like the message's: queued the same way on SQLite
                 cache_media.enqueue(message.sid)
-        rule = AutoReplyRule.objects.reply_for(body, opt_out_type=params.get("OptOutType", ""))
+        rule = replies.reply_to(message, opt_out_type=opt_out_type)
     twiml = (
         twilio_gateway.twiml_reply(rule.reply_text, rule.media_url, status_callback_url())
         if rule

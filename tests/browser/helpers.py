@@ -92,3 +92,12 @@ def png(width: int = 48, height: int = 32, rgb: tuple[int, int, int] = (40, 120,
         + chunk(b"IDAT", zlib.compress(row * height))
         + chunk(b"IEND", b"")
     )
+
+
+def screenshots_at_two_widths(page, folder, name: str) -> None:
+    """The page as it is, at the pane's width and a desktop's; never scrolling sideways."""
+    for width in (420, 1280):
+        page.set_viewport_size({"width": width, "height": 1000})
+        page.screenshot(path=folder / f"{name}-{width}.png", full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+    page.set_viewport_size({"width": 420, "height": 1000})

@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from smsapp.models import MessageTemplate, ScheduledMessage, SendAttempt
 from tests import twilio_payloads as tw
 from tests.browser.helpers import TWILIO, twilio_message
+from tests.browser.helpers import screenshots_at_two_widths as _screenshots
 from tests.factories import PhoneFactory
 
 OURS = "+14155550100"
@@ -42,15 +43,6 @@ def _sends(twilio) -> int:
 
 def _jobs_due_now():
     DBTaskResult.objects.filter(status="READY").update(run_after=timezone.now())
-
-
-def _screenshots(page, folder, name):
-    """The page as it is, at the pane's width and a desktop's; never scrolling sideways."""
-    for width in (420, 1280):
-        page.set_viewport_size({"width": width, "height": 1000})
-        page.screenshot(path=folder / f"{name}-{width}.png", full_page=True)
-        assert page.evaluate("document.documentElement.scrollWidth") <= width
-    page.set_viewport_size({"width": 420, "height": 1000})
 
 
 def test_a_template_fills_the_text_and_its_first_name_must_be_typed(

@@ -1,5 +1,6 @@
 /* The Log tab: one of our numbers' sent or received messages, or the conversation with
-   one number; the selected message's details, its media, and deleting it. */
+   one number and its reply box (reply.js); the selected message's details, its media,
+   and deleting it. */
 
 import {
   $, api, chip, clear, el, enc, errorInWords, FINAL, fieldError, may, noNumbersSentence,
@@ -7,6 +8,7 @@ import {
   timeNode,
 } from "./core.js";
 import { addThumbnails, mediaNode } from "./media.js";
+import { showReplyBox, startReplyBox } from "./reply.js";
 import { compactNumber, e164Problem, formatNumber } from "./sms.js";
 
 const PAGE_SIZE = 30;
@@ -69,6 +71,7 @@ export function showLog() {
   $("log-older").hidden = true;
   $("log-older-top").hidden = true;
   $("log-list").classList.toggle("conversation", state.view === "conversation");
+  showReplyBox("", "");
   if (!state.number) {
     say($("log-state"), numbers.list === null ? "Loading…" : noNumbersSentence(), numbers.error ? "error" : "");
     return;
@@ -83,6 +86,7 @@ export function showLog() {
     }
     fieldError($("log-counterpart"), $("log-counterpart-error"), "");
     state.counterpart = compactNumber($("log-counterpart").value);
+    showReplyBox(state.number, state.counterpart);
   }
   say($("log-state"), "Loading messages…");
   api(logUrl())
@@ -318,6 +322,7 @@ function closeDetail() {
 
 export function start() {
   onNumbersChanged(fillNumberSelect);
+  startReplyBox(showLog);
   $("log-number").addEventListener("change", showLog);
   $("log-view").addEventListener("change", function () {
     $("log-counterpart-field").hidden = $("log-view").value !== "conversation";

@@ -4,8 +4,10 @@
    parsed, and it imports the rest. One module per tab (log.js, send.js, phones.js, and
    sandbox.js for the sandbox's "patient texts" form); send-result.js shows what happened
    to a text sent (or scheduled, or whose outcome is being looked up) and the pending
-   scheduled texts; templates.js (the template picker) and schedule.js ("Send later", the
-   pending list) serve any message box; core.js holds what they share (API client, DOM
+   scheduled texts; templates.js (the template picker), schedule.js ("Send later", the
+   pending list), consent.js (the opted-out banner) and quiet.js (the quiet-hours
+   question) serve any message box, reply.js is the Log conversation's; core.js holds
+   what they share (API client, DOM
    helpers, status words, the account's numbers); sms.js holds the plain helpers for
    segments and phone numbers; embed.js opens the page inside Canvas. This file waits for
    a session, hides what the user's role does not allow, wires the tab bar and starts the

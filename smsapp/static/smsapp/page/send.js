@@ -1,11 +1,15 @@
 /* The Send tab: the form, its live segment counter, media URLs, template picker and
-   "Send later"; what happened to the text is shown by send-result.js. */
+   "Send later", the warning for a patient who opted out (consent.js) and the question
+   before a send inside their quiet hours (quiet.js); what happened to the text is shown
+   by send-result.js. */
 
 import {
   $, api, cfg, clear, el, fieldError, numbers, onNumbersChanged, patientNumber, patientOnly,
   phoneLabel, plural, say,
 } from "./core.js";
+import { consentWatcher, refusedByConsent } from "./consent.js";
 import { markStale } from "./log.js";
+import { askIfQuiet, heldNote } from "./quiet.js";
 import { describeTime, readSendLater, tomorrowMorning, zoneFor } from "./schedule.js";
 import { isBeingLookedUp, onLookupChange, showPending, showScheduled, showSent, showUnknown } from "./send-result.js";
 import { compactNumber, countSegments, e164Problem } from "./sms.js";
@@ -14,8 +18,10 @@ import { applyTemplate, fillTemplatePicker, loadTemplates, placeholderProblem } 
 // `toTouched`: To is checked while typing only once the user has left it filled in (or
 // tried to send). `zone`: the patient's time zone info for "Send later" (zoneFor), for
 // the number in `zoneFor`. `templates`: the picker's items, filled for the chosen From.
-// `sendAt`: the checked "Send later" time of the text being sent.
-const state = { toTouched: false, mediaRowId: 0, zone: null, zoneFor: "", templates: [], sending: false, sendAt: "" };
+// `sendAt`: the checked "Send later" time of the text being sent. `optedOut`: the
+// patient in To may not be texted from From (`consent` shows why, under To).
+const state = { toTouched: false, mediaRowId: 0, zone: null, zoneFor: "", templates: [], sending: false, sendAt: "", optedOut: false };
+let consent = null;
 
 /** Numbers that can send SMS in the "From" picker, keeping the choice across reloads. */
 function fillNumberSelect() {
@@ -142,7 +148,9 @@ function showSendErrors(fields, information) {
   (firstInput || $("send-error")).focus();
 }
 
-function sendMessage(event) {
+/** Send (or schedule) what the form says. `quietAnswered`: the user was asked about the
+    patient's quiet hours and said "Send now". */
+function sendMessage(event, quietAnswered) {
   event.preventDefault();
   clearSendErrors();
   const from = $("send-from");
@@ -186,6 +194,18 @@ function sendMessage(event) {
     showSendErrors(fields);
     return;
   }
+  if (!later && !quietAnswered) {
+    askIfQuiet($("send-quiet"), to).then(function (choice) {
+      if (choice === "now") return sendMessage(event, true);
+      if (!choice) return;
+      // "Schedule for 08:00": "Send later", at the end of the patient's quiet hours.
+      $("send-later").checked = true;
+      $("send-at").value = choice.endWallTime;
+      toggleLater();
+      sendMessage(event);
+    });
+    return;
+  }
 
   const option = from.options[from.selectedIndex];
   let callback = $("send-callback").value.trim();
@@ -227,12 +247,21 @@ function sendMessage(event) {
       }
     })
     .catch(function (err) {
-      showSendErrors(err.fields, err.message);
+      const refused = refusedByConsent(err);
+      if (!refused) return showSendErrors(err.fields, err.message);
+      consent.show(payload.numberFrom, to, refused);
+      showSendErrors({ numberTo: "This patient opted out of texts; see why below." });
     })
     .then(function () {
       state.sending = false;
       updateSubmit();
     });
+}
+
+/** Warn as soon as To holds a number that opted out of texts from the chosen From. */
+function checkConsent() {
+  const valid = !e164Problem($("send-to").value);
+  consent.check($("send-from").value, valid ? compactNumber($("send-to").value) : "");
 }
 
 /** Send's label and whether it may be pressed: off while sending, and for the very text
@@ -241,9 +270,11 @@ function updateSubmit() {
   const submit = $("send-submit");
   const later = $("send-later").checked;
   const repeat = isBeingLookedUp($("send-from").value, compactNumber($("send-to").value), $("send-text").value);
-  submit.disabled = state.sending || repeat;
+  submit.disabled = state.sending || repeat || state.optedOut;
   submit.textContent = state.sending ? (later ? "Scheduling…" : "Sending…") : later ? "Schedule" : "Send";
-  say($("send-submit-hint"), repeat ? "Send is off for this text until Twilio says whether it went out." : "");
+  let hint = repeat ? "Send is off for this text until Twilio says whether it went out." : "";
+  if (state.optedOut) hint = "Send is off: this patient opted out of texts from this number.";
+  say($("send-submit-hint"), hint);
 }
 
 // ---- the patient's time zone, "Send later" and the pending list ------------------------
@@ -277,7 +308,7 @@ function updateLaterHint() {
   $("send-at-zone").textContent = info.fromNumber ? "for the patient (" + info.timeZone + ")" : "(clinic time, " + info.timeZone + ")";
   const read = readSendLater($("send-at").value, info.timeZone);
   if (read.problem) return say(hint, "");
-  say(hint, "Sends " + describeTime(read.date, info) + ".");
+  say(hint, "Sends " + describeTime(read.date, info) + "." + heldNote(info, read.date));
 }
 
 function toggleLater() {
@@ -314,10 +345,15 @@ function pickTemplate() {
 // ---- start ---------------------------------------------------------------------------
 
 export function start() {
+  consent = consentWatcher($("send-to-consent"), [], function (optedOut) {
+    state.optedOut = optedOut;
+    updateSubmit();
+  });
   onNumbersChanged(function () {
     fillNumberSelect();
     reloadTemplates();
     toChanged();
+    checkConsent();
   });
   onLookupChange(updateSubmit);
   $("send-form").addEventListener("submit", sendMessage);
@@ -334,12 +370,14 @@ export function start() {
   });
   $("send-to").addEventListener("input", function () {
     checkTo(false);
+    checkConsent();
     updateSubmit();
   });
   $("send-from").addEventListener("change", function () {
     fieldError($("send-from"), $("send-from-error"), "");
     reloadTemplates();
     toChanged();
+    checkConsent();
     updateSubmit();
   });
   $("send-media-add").addEventListener("click", function () {
