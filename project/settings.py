@@ -314,6 +314,17 @@ EMBED_SCOPE = env.str("EMBED_SCOPE", default="clinic").strip().lower()
 if EMBED_SCOPE not in ("clinic", "patient"):
     raise ImproperlyConfigured(f"EMBED_SCOPE must be clinic or patient (got {EMBED_SCOPE!r}).")
 
+# --- the audit trail (smsapp/services/audit.py) -------------------------------------------
+# Days an audit event is kept before the daily purge deletes it: six years, as HIPAA asks
+# of a covered entity's records. Fewer than 365 is refused: a purge cannot be undone, so a
+# mistyped value must stop start-up rather than delete years of the trail.
+AUDIT_RETENTION_DAYS = _number("AUDIT_RETENTION_DAYS", 2190, int)
+if AUDIT_RETENTION_DAYS < 365:
+    raise ImproperlyConfigured(
+        f"AUDIT_RETENTION_DAYS must be at least 365 (got {AUDIT_RETENTION_DAYS}); the "
+        "default, 2190, keeps six years."
+    )
+
 # One line per record, phone numbers masked, with the request id; LOG_FORMAT=json gives
 # one JSON object per line for log collectors (smsapp/lib/logs.py).
 try:

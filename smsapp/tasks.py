@@ -10,6 +10,7 @@ bodies). The jobs:
     services/scheduled.py  send_scheduled (at a text's due time), recover_stuck_sends
     services/lookup.py     look_up_send (a send whose outcome is unknown)
     services/media.py      cache_media (right after an inbound MMS)
+    services/audit.py      purge_audit_events (periodic: past AUDIT_RETENTION_DAYS)
     this module            purge_launch_tokens (periodic)
 
 The workers enqueue the periodic ones themselves (periodic_jobs, smsapp.worker).
@@ -24,7 +25,7 @@ from django_tasks import task
 from django_tasks.base import Task
 
 from smsapp.models import LaunchTokenUse
-from smsapp.services import scheduled, sync
+from smsapp.services import audit, scheduled, sync
 
 
 class Periodic(NamedTuple):
@@ -44,6 +45,7 @@ def periodic_jobs() -> dict[str, Periodic]:
     jobs = {
         "purge_launch_tokens": Periodic(purge_launch_tokens, timedelta(hours=1)),
         "recover_stuck_sends": Periodic(scheduled.recover_stuck_sends, timedelta(minutes=5)),
+        "purge_audit_events": Periodic(audit.purge_audit_events, timedelta(days=1)),
     }
     if every := sync.reconcile_every():
         jobs["reconcile"] = Periodic(sync.reconcile_job, every)

@@ -10,8 +10,10 @@ outbound.py    ScheduledMessage (send later, exactly once) and SendAttempt (a se
                outcome is unknown, until it is looked up on Twilio)
 templates.py   MessageTemplate: quick replies staff fill in and edit
 queue.py       PeriodicJob and QueueWorker: what the task queue's workers keep
+audit.py       AuditEvent (who did what, append-only) and AuditRetention (how long kept)
 """
 
+from smsapp.models.audit import AuditEvent, AuditRetention
 from smsapp.models.auto_reply import AfterHoursReply, AutoReplyRule
 from smsapp.models.canvas import LaunchTokenUse
 from smsapp.models.consent import Consent, ConsentEvent
@@ -22,6 +24,8 @@ from smsapp.models.templates import MessageTemplate
 
 __all__ = [
     "AfterHoursReply",
+    "AuditEvent",
+    "AuditRetention",
     "AutoReplyRule",
     "Consent",
     "ConsentEvent",
