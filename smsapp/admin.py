@@ -1,15 +1,18 @@
 """The back office: the mirror read-only where Twilio is the source of truth, the
-auto-reply rules and message templates editable, scheduled sends and unknown-outcome
-sends to look at (the page and the jobs change them), patients' consent and its history
-(staff add a change with a note). Background jobs, with a failed
-one's error, are django-tasks-db's own admin ("Task results")."""
+auto-reply rules and message templates editable (each change in the audit trail),
+scheduled sends and unknown-outcome sends to look at (the page and the jobs change them),
+patients' consent and its history (staff add a change with a note), and the audit trail,
+read-only for everyone. Background jobs, with a failed one's error, are
+django-tasks-db's own admin ("Task results")."""
 
 import re
+from contextlib import suppress
 from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin
-from django.db import models
+from django.contrib.auth import get_user_model
+from django.db import models, transaction
 from django.db.models import Q, QuerySet
 from django.urls import reverse
 from django.utils import timezone
@@ -19,6 +22,7 @@ from django.utils.html import format_html, format_html_join
 from smsapp.lib import validation
 from smsapp.lib.errors import InvalidInput
 from smsapp.models import (
+    AuditEvent,
     AutoReplyRule,
     Consent,
     ConsentEvent,
@@ -31,7 +35,9 @@ from smsapp.models import (
     StatusEvent,
     SyncRun,
 )
-from smsapp.services import consent
+from smsapp.services import audit, consent
+
+Action = AuditEvent.Action
 
 
 class MirrorAdmin(admin.ModelAdmin):
@@ -137,8 +143,37 @@ class StatusEventAdmin(admin.ModelAdmin):
         return False
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Every add, change (the form's or the list's) and delete in the audit trail, in the
+    transaction of the write (target: the row's id). `audit_actions`: the created,
+    changed and deleted actions."""
+
+    audit_actions: tuple[str, str, str]
+
+    def save_model(self, request, obj, form, change: bool) -> None:
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            if not change or form.has_changed():
+                action = self.audit_actions[1 if change else 0]
+                audit.record(action, target=str(obj.pk), request=request)
+
+    def delete_model(self, request, obj) -> None:
+        pk = obj.pk
+        with transaction.atomic():
+            super().delete_model(request, obj)
+            audit.record(self.audit_actions[2], target=str(pk), request=request)
+
+    def delete_queryset(self, request, queryset: QuerySet) -> None:
+        """The list's "delete selected": one entry per row."""
+        with transaction.atomic():
+            pks = list(queryset.values_list("pk", flat=True))
+            super().delete_queryset(request, queryset)
+            for pk in pks:
+                audit.record(self.audit_actions[2], target=str(pk), request=request)
+
+
 @admin.register(AutoReplyRule)
-class AutoReplyRuleAdmin(admin.ModelAdmin):
+class AutoReplyRuleAdmin(AuditedAdmin):
     list_display = [
         "name", "priority", "match_kind", "pattern", "reply_text", "only_outside_office_hours",
         "is_active",
@@ -148,6 +183,7 @@ class AutoReplyRuleAdmin(admin.ModelAdmin):
     search_fields = ["name", "pattern", "reply_text"]
     # A reply's picture is fetched by Twilio over the internet: https unless typed otherwise.
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    audit_actions = (Action.RULE_CREATED, Action.RULE_CHANGED, Action.RULE_DELETED)
 
 
 @admin.register(SyncRun)
@@ -161,12 +197,13 @@ class SyncRunAdmin(MirrorAdmin):
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(admin.ModelAdmin):
+class MessageTemplateAdmin(AuditedAdmin):
     """Quick replies; saving one with a placeholder the app cannot fill is refused
     (MessageTemplate.clean)."""
 
     list_display = ["name", "body", "updated_at"]
     search_fields = ["name", "body"]
+    audit_actions = (Action.TEMPLATE_CREATED, Action.TEMPLATE_CHANGED, Action.TEMPLATE_DELETED)
 
 
 class ReadOnlyAdmin(MirrorAdmin):
@@ -300,6 +337,7 @@ class ConsentEventAdmin(ByPatientNumber, admin.ModelAdmin):
             opted_out=obj.opted_out,
             note=obj.note,
             user=request.user,
+            actor=audit.Actor.of(request),
         )
         obj.pk, obj.at, obj.source = event.pk, event.at, event.source
 
@@ -363,6 +401,55 @@ class ConsentAdmin(ByPatientNumber, admin.ModelAdmin):
         return format_html(
             '<ul>{}</ul><a href="{}">Record consent or an opt-out…</a>', rows, record
         )
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+# --- the audit trail ----------------------------------------------------------------------
+
+
+class ActorFilter(admin.SimpleListFilter):
+    """Jobs, Twilio, the Canvas plugin, no one signed in, or one user: from the users
+    table, not a DISTINCT over every audit event on each page load."""
+
+    title = "actor"
+    parameter_name = "actor"
+
+    def lookups(self, request, model_admin) -> list[tuple[str, str]]:
+        users = get_user_model().objects.order_by("username").values_list("username", flat=True)
+        return [(name, name) for name in (*AuditEvent.MACHINES, *users)]
+
+    def queryset(self, request, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(actor=self.value()) if self.value() else queryset
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    """Who did what: read-only for everyone, superusers included (the database refuses
+    changes anyway). Seen by superusers only, like its export (/audit/export.csv)."""
+
+    list_display = ["at", "actor", "action", "target", "patient", "ip", "request_id"]
+    list_filter = [ActorFilter, "action", ("at", admin.DateFieldListFilter)]
+    search_fields = ["=target"]  # shows the search box; see get_search_results
+    search_help_text = "A message SID, a patient's number, an id, or a Canvas patient id."
+    show_full_result_count = False
+
+    def get_search_results(self, request, queryset: QuerySet, search_term: str):
+        """An exact match on target or patient, which their indexes answer; a phone
+        number may be typed as people write it."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        with suppress(InvalidInput):  # else a SID, an id, a Canvas patient id
+            term = validation.e164(term, field="q", label="The number", strict=False)
+        return queryset.filter(Q(target=term) | Q(patient=term)), False
 
     def has_add_permission(self, request) -> bool:
         return False

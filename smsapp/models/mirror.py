@@ -193,6 +193,11 @@ class Message(models.Model):
     def __str__(self) -> str:
         return f"{self.sid} {self.from_number} → {self.to_number} ({self.status})"
 
+    @property
+    def patient_number(self) -> str:
+        """The other side of the message: whom we sent it to, or who sent it to us."""
+        return self.from_number if self.direction == self.Direction.INBOUND else self.to_number
+
     # The columns a list item needs. Lists read them with .values(): a model instance per
     # row would cost more than the indexed query itself.
     SUMMARY_FIELDS = (

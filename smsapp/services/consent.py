@@ -28,6 +28,7 @@ from smsapp.lib.keywords import Keyword, keyword_of, word_of
 from smsapp.lib.write_lock import write_lock
 from smsapp.models import Consent, ConsentEvent, Message
 from smsapp.models.consent import ALL_NUMBERS
+from smsapp.services import audit
 
 Source = ConsentEvent.Source
 
@@ -265,17 +266,32 @@ def record_twilio_refusal(*, our_number: str, patient_number: str, message_sid: 
 
 
 def record_by_staff(
-    *, patient_number: str, our_number: str = "", opted_out: bool, note: str, user
+    *,
+    patient_number: str,
+    our_number: str = "",
+    opted_out: bool,
+    note: str,
+    user,
+    actor: audit.Actor = audit.SYSTEM,
 ) -> ConsentEvent:
-    """Consent given (or withdrawn) on paper or by phone, recorded by staff with a note."""
-    return record(
-        patient_number=patient_number,
-        our_number=our_number,
-        opted_out=opted_out,
-        source=Source.STAFF,
-        user=user,
-        note=note.strip(),
-    )
+    """Consent given (or withdrawn) on paper or by phone, recorded by staff with a note,
+    and in the audit trail (target: the patient's number)."""
+    with write_lock(), transaction.atomic():
+        event = record(
+            patient_number=patient_number,
+            our_number=our_number,
+            opted_out=opted_out,
+            source=Source.STAFF,
+            user=user,
+            note=note.strip(),
+        )
+        audit.record(
+            audit.Action.CONSENT_RECORDED,
+            target=patient_number,
+            actor=actor,
+            patient_number=patient_number,
+        )
+    return event
 
 
 def _phones(*numbers: str) -> bool:

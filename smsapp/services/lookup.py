@@ -21,6 +21,7 @@ from django_tasks import task
 
 from smsapp import twilio_gateway
 from smsapp.models import Message, ScheduledMessage, SendAttempt
+from smsapp.services import audit
 from smsapp.services.mirror import mirror_message
 from smsapp.twilio_gateway import TwilioError
 
@@ -48,18 +49,27 @@ def record_unknown(
     media_urls: list[str],
     attempted_at: datetime,
     user=None,
+    actor: audit.Actor = audit.SYSTEM,
 ) -> SendAttempt:
-    """Keep what was attempted and queue the first lookup."""
-    attempt = SendAttempt.objects.create(
-        from_number=from_,
-        to_number=to,
-        body=body,
-        media_urls=media_urls,
-        attempted_at=attempted_at,
-        created_by=user if user is not None and user.is_authenticated else None,
-    )
+    """Keep what was attempted, record in the audit trail that `actor` attempted it, and
+    queue the first lookup (which records the send, by `system`, once it finds it)."""
+    with transaction.atomic():
+        attempt = SendAttempt.objects.create(
+            from_number=from_,
+            to_number=to,
+            body=body,
+            media_urls=media_urls,
+            attempted_at=attempted_at,
+            created_by=user if user is not None and user.is_authenticated else None,
+        )
+        audit.record(
+            audit.Action.MESSAGE_SEND_UNKNOWN,
+            target=str(attempt.pk),
+            actor=actor,
+            patient_number=to,
+        )
+        _look_again(attempt, LOOK_AFTER)
     logger.warning("Send %s: outcome unknown; looking it up on Twilio", attempt.pk)
-    _look_again(attempt, LOOK_AFTER)
     return attempt
 
 
@@ -163,11 +173,19 @@ def _same(body: str, attempt: SendAttempt) -> bool:
 
 
 def _resolve(attempt: SendAttempt, state: str, sid: str = "") -> None:
-    """Record the outcome, on the attempt and on the scheduled send it came from."""
+    """Record the outcome, on the attempt and on the scheduled send it came from; a
+    send found is in the audit trail from then on ("message sent", by `system`)."""
     with transaction.atomic():
         moved = SendAttempt.objects.filter(pk=attempt.pk, state=SendAttempt.State.CHECKING).update(
             state=state, message_sid=sid, resolved_at=timezone.now(), error=""
         )
+        if moved and state == SendAttempt.State.FOUND:
+            audit.record(
+                audit.Action.MESSAGE_SENT,
+                target=sid,
+                actor=audit.SYSTEM,
+                patient_number=attempt.to_number,
+            )
         if not moved or attempt.scheduled_id is None:
             return
         scheduled = ScheduledMessage.objects.filter(

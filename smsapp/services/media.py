@@ -18,6 +18,7 @@ from smsapp import twilio_gateway
 from smsapp.lib.errors import NotFound
 from smsapp.lib.validation import check_message_sid
 from smsapp.models import Media, Message
+from smsapp.services import audit
 from smsapp.services.mirror import save_media
 
 # Types a browser shows inline from our origin and can never run: raster images, sound
@@ -47,6 +48,23 @@ def find_media(*, message_sid: str, media_sid: str | None = None) -> Media:
         raise NotFound(f"Message {message_sid} has no media.")
     item.message = message
     return item
+
+
+def view_media(
+    *, message_sid: str, media_sid: str | None = None, actor: audit.Actor
+) -> tuple[Media, File, str]:
+    """A media item, its bytes and content type for a person to see (find_media,
+    media_content), recorded in the audit trail once the bytes are there (target: the
+    message's SID). Every request is a view: the page keeps no picture between them."""
+    item = find_media(message_sid=message_sid, media_sid=media_sid)
+    content, content_type = media_content(item)
+    audit.record(
+        audit.Action.MEDIA_VIEWED,
+        target=message_sid,
+        actor=actor,
+        patient_number=item.message.patient_number,
+    )
+    return item, content, content_type
 
 
 def mirror_missing_media(message: Message) -> bool:

@@ -23,7 +23,7 @@ from smsapp.lib.public_urls import status_callback_url
 from smsapp.lib.validation import check_message_sid
 from smsapp.lib.write_lock import write_lock
 from smsapp.models import Media, Message, Phone, SendAttempt
-from smsapp.services import consent, lookup
+from smsapp.services import audit, consent, lookup
 from smsapp.services import media as media_cache
 from smsapp.services.mirror import mirror_message
 from smsapp.twilio_gateway import TwilioError
@@ -47,12 +47,20 @@ def message_page(
 
 
 def conversation_page(
-    *, number: str, counterpart: str, limit: int = DEFAULT_PAGE_SIZE, before: str | None = None
+    *,
+    number: str,
+    counterpart: str,
+    limit: int = DEFAULT_PAGE_SIZE,
+    before: str | None = None,
+    opened_by: audit.Actor | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Both directions between `number` and `counterpart`: the newest `limit` messages
     before the cursor, returned OLDEST first (as a phone shows a conversation), and the
     cursor of the older page. Two range scans on message_pair_newest, merged in Python:
-    an OR across the two directions would defeat the index's ordering."""
+    an OR across the two directions would defeat the index's ordering.
+
+    `opened_by`: someone opened the conversation (not a poll, not an older page; the
+    view decides), recorded in the audit trail (target: the patient's number)."""
     cursor = decode_cursor(before) if before else None
     legs = [Message.objects.filter(from_number=number, to_number=counterpart)]
     if counterpart != number:
@@ -66,6 +74,13 @@ def conversation_page(
         reverse=True,
     )
     page, next_cursor = paged(list(islice(newest_first, limit + 1)), limit)
+    if opened_by is not None:
+        audit.record(
+            audit.Action.CONVERSATION_OPENED,
+            target=counterpart,
+            actor=opened_by,
+            patient_number=counterpart,
+        )
     return page[::-1], next_cursor
 
 
@@ -155,9 +170,12 @@ def send(
     media_urls: list[str] | None = None,
     callback_url: str = "",
     user=None,
+    actor: audit.Actor = audit.SYSTEM,
 ) -> Message:
     """Send an SMS (an MMS with `media_urls`) from one of the account's numbers, then
-    mirror what Twilio answered. Staff's sends and scheduled ones both come through here.
+    mirror what Twilio answered and record who sent it (`actor`: staff's request, or
+    `system` for a scheduled text whose `user` scheduled it). Staff's sends and scheduled
+    ones both come through here.
 
     Raises OptedOut, without calling Twilio, when the patient opted out; and when Twilio
     refuses with 21610, after recording that opt-out (smsapp.services.consent).
@@ -189,25 +207,41 @@ def send(
             media_urls=media_urls or [],
             attempted_at=attempted_at,
             user=user,
+            actor=actor,
         )
         raise OutcomeUnknown(attempt) from error
+    sent = {"target": record["sid"], "actor": actor, "patient_number": to}
     try:
-        with write_lock():
-            return mirror_message(record)
+        with write_lock(), transaction.atomic():
+            message = mirror_message(record)
+            audit.record(audit.Action.MESSAGE_SENT, **sent)
+            return message
     except DatabaseError:
         # Twilio has accepted the text: an error here would make staff press Send again
         # and the patient get it twice. Answer with Twilio's record, unsaved; the next
-        # status callback or sync mirrors it.
+        # status callback or sync mirrors it. The text went out, so its audit entry is
+        # tried again on its own.
         logger.exception("Sent %s but could not mirror it yet", record["sid"])
+        _record_anyway(audit.Action.MESSAGE_SENT, **sent)
         return Message(**record)
 
 
-def delete(*, sid: str) -> None:
-    """Delete a message on Twilio, then its mirror row, media rows and cached files.
+def _record_anyway(action: str, **entry: Any) -> None:
+    try:
+        with write_lock(), transaction.atomic():
+            audit.record(action, **entry)
+    except DatabaseError:
+        logger.exception("The audit entry of %s (%s) could not be written", entry["target"], action)
+
+
+def delete(*, sid: str, actor: audit.Actor = audit.SYSTEM) -> None:
+    """Delete a message on Twilio, then its mirror row, media rows and cached files, and
+    record who deleted it.
 
     A message Twilio already forgot is still removed from the mirror; one neither knows
     is NotFound. Twilio refusing (e.g. 20009, still being processed) leaves the mirror
-    untouched, so nothing disappears from the log that still exists on Twilio.
+    untouched, so nothing disappears from the log that still exists on Twilio, and
+    records nothing.
     """
     check_message_sid(sid)
     try:
@@ -219,14 +253,19 @@ def delete(*, sid: str) -> None:
         on_twilio = False
     with transaction.atomic():
         message = Message.objects.filter(sid=sid).first()
-        if message is None:
-            if on_twilio:
-                return
+        if message is None and not on_twilio:
             raise NotFound(f"There is no message {sid}, here or on Twilio.")
-        files = [item.file.name for item in message.media.all() if item.file]
-        message.delete()
-        # Files are not transactional: remove them only once the rows are surely gone.
-        transaction.on_commit(lambda: _delete_files(files))
+        if message is not None:
+            files = [item.file.name for item in message.media.all() if item.file]
+            message.delete()
+            # Files are not transactional: remove them only once the rows are surely gone.
+            transaction.on_commit(lambda: _delete_files(files))
+        audit.record(
+            audit.Action.MESSAGE_DELETED,
+            target=sid,
+            actor=actor,
+            patient_number=message.patient_number if message else "",
+        )
 
 
 def _delete_files(names: list[str]) -> None:

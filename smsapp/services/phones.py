@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from django.db import IntegrityError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from smsapp import twilio_gateway
 from smsapp.lib.errors import NotFound
 from smsapp.lib.validation import is_sid
 from smsapp.models import Phone, SyncRun
-from smsapp.services import sync
+from smsapp.services import audit, sync
 
 
 def phone_list() -> list[Phone]:
@@ -30,9 +30,12 @@ def phone_list() -> list[Phone]:
     return list(Phone.objects.all())
 
 
-def set_inbound_webhook(*, phone_sid: str, url: str, method: str) -> Phone:
+def set_inbound_webhook(
+    *, phone_sid: str, url: str, method: str, actor: audit.Actor = audit.SYSTEM
+) -> Phone:
     """Point a number's inbound SMS webhook at `url` on Twilio, then mirror what Twilio
-    answered (its normalised URL and method)."""
+    answered (its normalised URL and method) and record who changed it (target: the
+    number's SID). Twilio refusing changes and records nothing."""
     phone = Phone.objects.filter(sid=phone_sid).first() if is_sid(phone_sid, ("PN",)) else None
     if phone is None:
         raise NotFound(
@@ -43,5 +46,7 @@ def set_inbound_webhook(*, phone_sid: str, url: str, method: str) -> Phone:
     for name, value in record.items():
         setattr(phone, name, value)
     phone.synced_at = timezone.now()
-    phone.save()
+    with transaction.atomic():
+        phone.save()
+        audit.record(audit.Action.WEBHOOK_CHANGED, target=phone.sid, actor=actor)
     return phone

@@ -30,7 +30,7 @@ from smsapp.lib import hours
 from smsapp.lib.errors import Conflict, InvalidInput, NotFound, OptedOut
 from smsapp.lib.validation import uuid_or_404
 from smsapp.models import ScheduledMessage, SendAttempt
-from smsapp.services import consent, lookup, messages
+from smsapp.services import audit, consent, lookup, messages
 from smsapp.twilio_gateway import TwilioError
 
 State = ScheduledMessage.State
@@ -51,22 +51,27 @@ def schedule(
     media_urls: list[str] | None = None,
     callback_url: str = "",
     user=None,
+    actor: audit.Actor = audit.SYSTEM,
 ) -> ScheduledMessage:
-    """Store a text to send at `send_at` (already checked by validation.send_at) and
-    queue its job. The number and the patient's consent are checked now, as for a send
-    now, and again when it is sent."""
+    """Store a text to send at `send_at` (already checked by validation.send_at), queue
+    its job and record who scheduled it. The number and the patient's consent are
+    checked now, as for a send now, and again when it is sent."""
     messages.check_sender(from_=from_, from_sid=from_sid, media_urls=media_urls)
     consent.check(our_number=from_, patient_number=to)
-    item = ScheduledMessage.objects.create(
-        from_number=from_,
-        to_number=to,
-        body=text,
-        media_urls=media_urls or [],
-        callback_url=callback_url,
-        send_at=send_at,
-        created_by=user if user is not None and user.is_authenticated else None,
-    )
-    _queue(item, send_at)
+    with transaction.atomic():
+        item = ScheduledMessage.objects.create(
+            from_number=from_,
+            to_number=to,
+            body=text,
+            media_urls=media_urls or [],
+            callback_url=callback_url,
+            send_at=send_at,
+            created_by=user if user is not None and user.is_authenticated else None,
+        )
+        _queue(item, send_at)
+        audit.record(
+            audit.Action.MESSAGE_SCHEDULED, target=str(item.pk), actor=actor, patient_number=to
+        )
     return item
 
 
@@ -91,16 +96,25 @@ _NOT_CANCELLABLE = {
 }
 
 
-def cancel(*, scheduled_id: str, user=None) -> ScheduledMessage:
-    """Cancel a pending text. Any member of staff who may send may cancel any pending
-    text of the clinic (a colleague's included: the clinic speaks with one voice)."""
+def cancel(*, scheduled_id: str, user=None, actor: audit.Actor = audit.SYSTEM) -> ScheduledMessage:
+    """Cancel a pending text and record who did. Any member of staff who may send may
+    cancel any pending text of the clinic (a colleague's included: the clinic speaks
+    with one voice)."""
     key = uuid_or_404(scheduled_id)
-    cancelled = ScheduledMessage.objects.filter(pk=key, state=State.PENDING).update(
-        state=State.CANCELLED,
-        cancelled_by=user if user is not None and user.is_authenticated else None,
-        updated_at=timezone.now(),
-    )
-    item = ScheduledMessage.objects.filter(pk=key).first()
+    with transaction.atomic():
+        cancelled = ScheduledMessage.objects.filter(pk=key, state=State.PENDING).update(
+            state=State.CANCELLED,
+            cancelled_by=user if user is not None and user.is_authenticated else None,
+            updated_at=timezone.now(),
+        )
+        item = ScheduledMessage.objects.filter(pk=key).first()
+        if cancelled:
+            audit.record(
+                audit.Action.SCHEDULED_CANCELLED,
+                target=str(key),
+                actor=actor,
+                patient_number=item.to_number,
+            )
     if item is None:
         raise NotFound(f"There is no scheduled text {key}.")
     if not cancelled:
@@ -150,6 +164,7 @@ def _send(item: ScheduledMessage) -> str:
             media_urls=item.media_urls,
             callback_url=item.callback_url,
             user=item.created_by,
+            actor=audit.SYSTEM,  # the job sends it; the "message scheduled" entry says who asked
         )
     except messages.OutcomeUnknown as unknown:
         SendAttempt.objects.filter(pk=unknown.attempt.pk).update(scheduled=item)

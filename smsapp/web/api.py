@@ -19,7 +19,7 @@ from smsapp.lib.paging import page_size
 from smsapp.lib.public_urls import inbound_webhook_url
 from smsapp.lib.zones import zone_of
 from smsapp.models import Message, SendAttempt, SyncRun
-from smsapp.services import consent, media, messages, phones, scheduled, sync, templates
+from smsapp.services import audit, consent, media, messages, phones, scheduled, sync, templates
 from smsapp.web.decorators import api_view, json_error
 from smsapp.web.scope import (
     require_in_scope,
@@ -63,6 +63,18 @@ def message_list(request: HttpRequest, number: str, direction: str) -> JsonRespo
     return _page_response(request, [Message.summary(r) for r in rows], next_cursor, url)
 
 
+def _opens(request: HttpRequest) -> bool:
+    """Whether a conversation request is someone opening it, for the audit trail: a GET of
+    its newest page. An older page (`before`), a newer one (`after`) or a conditional
+    request (If-None-Match, If-Modified-Since), which is how a page polls an open
+    thread, reads a conversation already opened and is not recorded again."""
+    return (
+        request.method == "GET"
+        and not any(key in request.GET for key in ("before", "after"))
+        and not any(header in request.headers for header in ("If-None-Match", "If-Modified-Since"))
+    )
+
+
 @api_view("GET", scope="patient")
 def conversation(request: HttpRequest, number: str, counterpart: str) -> JsonResponse:
     number = validation.path_number(number)
@@ -73,6 +85,7 @@ def conversation(request: HttpRequest, number: str, counterpart: str) -> JsonRes
         counterpart=counterpart,
         limit=page_size(request.GET.get("limit")),
         before=request.GET.get("before"),
+        opened_by=audit.Actor.of(request) if _opens(request) else None,
     )
     url = reverse("smsapp:conversation", args=[number, counterpart])
     return _page_response(request, [Message.summary(r) for r in rows], next_cursor, url)
@@ -91,8 +104,9 @@ def medias(request: HttpRequest, message_sid: str, media_sid: str | None = None)
     anything else (SVG, HTML, JavaScript, PDF, unknown) as an octet-stream download. With
     nosniff and a sandboxing policy, no attachment can run in our origin."""
     require_message_in_scope(request, message_sid)
-    item = media.find_media(message_sid=message_sid, media_sid=media_sid)
-    content, content_type = media.media_content(item)
+    item, content, content_type = media.view_media(
+        message_sid=message_sid, media_sid=media_sid, actor=audit.Actor.of(request)
+    )
     served = media.served_type(content_type)
     response = FileResponse(
         content,
@@ -111,7 +125,7 @@ def medias(request: HttpRequest, message_sid: str, media_sid: str | None = None)
 @api_view("DELETE", perm="smsapp.delete_message", scope="patient")
 def message_delete(request: HttpRequest, message_sid: str) -> JsonResponse:
     require_message_in_scope(request, message_sid)
-    messages.delete(sid=message_sid)
+    messages.delete(sid=message_sid, actor=audit.Actor.of(request))
     return JsonResponse({"sid": message_sid, "deleted": True})
 
 
@@ -123,13 +137,15 @@ def sms_send(request: HttpRequest) -> JsonResponse:
     require_in_scope(request, data["to"])
     send_at = data.pop("send_at")
     if send_at is not None:
-        item = scheduled.schedule(**data, send_at=send_at, user=request.user)
+        item = scheduled.schedule(
+            **data, send_at=send_at, user=request.user, actor=audit.Actor.of(request)
+        )
         return JsonResponse(
             {"scheduled": str(item.pk), "sendAt": item.to_dict()["sendAt"], "state": item.state},
             status=202,
         )
     try:
-        sent = messages.send(**data, user=request.user)
+        sent = messages.send(**data, user=request.user, actor=audit.Actor.of(request))
     except messages.OutcomeUnknown as unknown:
         attempt = unknown.attempt
         url = reverse("smsapp:send_attempt", args=[attempt.pk])
@@ -175,7 +191,9 @@ def scheduled_list(request: HttpRequest, number: str) -> JsonResponse:
 @api_view("DELETE", perm="smsapp.send_message", scope="patient")
 def scheduled_cancel(request: HttpRequest, scheduled_id: str) -> JsonResponse:
     require_scheduled_in_scope(request, scheduled_id)
-    item = scheduled.cancel(scheduled_id=scheduled_id, user=request.user)
+    item = scheduled.cancel(
+        scheduled_id=scheduled_id, user=request.user, actor=audit.Actor.of(request)
+    )
     return JsonResponse({"id": str(item.pk), "cancelled": True})
 
 
@@ -225,7 +243,9 @@ def consent_state(request: HttpRequest, number: str) -> JsonResponse:
 @api_view("POST", perm="smsapp.change_phone")
 def inbound_webhook(request: HttpRequest, phone_sid: str) -> JsonResponse:
     url, method = validation.webhook_request(validation.json_object(request.body))
-    phones.set_inbound_webhook(phone_sid=phone_sid, url=url, method=method)
+    phones.set_inbound_webhook(
+        phone_sid=phone_sid, url=url, method=method, actor=audit.Actor.of(request)
+    )
     return JsonResponse({"result": True})
 
 
@@ -240,7 +260,9 @@ def inbound_webhook_this_app(request: HttpRequest, phone_sid: str) -> JsonRespon
             "to the app's public https address and try again.",
             503,
         )
-    phone = phones.set_inbound_webhook(phone_sid=phone_sid, url=url, method="POST")
+    phone = phones.set_inbound_webhook(
+        phone_sid=phone_sid, url=url, method="POST", actor=audit.Actor.of(request)
+    )
     return JsonResponse({"result": True, "url": phone.sms_url, "method": phone.sms_method})
 
 

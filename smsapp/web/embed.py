@@ -31,7 +31,8 @@ from django.views.decorators.http import require_GET
 
 from smsapp.lib import launch, validation
 from smsapp.lib.errors import InvalidInput
-from smsapp.models import LaunchTokenUse
+from smsapp.models import AuditEvent, LaunchTokenUse
+from smsapp.services import audit
 from smsapp.web.decorators import api_view, json_error
 from smsapp.web.pages import render_page, session_config
 
@@ -53,12 +54,14 @@ _REASONS = {
 
 
 class LaunchRefused(Exception):
-    """A launch that must not open the page; `reason` picks the sentence shown."""
+    """A launch that must not open the page; `reason` picks the sentence shown. `claims`:
+    the token's, when it was genuine (used already, or its user switched off)."""
 
     def __init__(self, reason: str, status: int = 401) -> None:
         super().__init__(reason)
         self.reason = reason
         self.status = status
+        self.claims: launch.LaunchClaims | None = None
 
 
 def open_launch(
@@ -73,8 +76,12 @@ def open_launch(
         claims = launch.decode_launch_token(token, key=key)
     except launch.TokenError as refused:
         raise LaunchRefused(refused.reason) from None
-    _record_use(claims, now=now)
-    return _staff_user(claims.staff_id), claims
+    try:
+        _record_use(claims, now=now)
+        return _staff_user(claims.staff_id), claims
+    except LaunchRefused as refused:
+        refused.claims = claims
+        raise
 
 
 def _record_use(claims: launch.LaunchClaims, *, now: datetime) -> None:
@@ -163,15 +170,30 @@ def _refused(reason: str, status: int) -> JsonResponse:
     )
 
 
+def _record_refusal(request: HttpRequest, refused: LaunchRefused) -> None:
+    """A refused launch in the audit trail (target: the reason). Its actor is the Canvas
+    staff member when the token was genuine, else the plugin that opened the pane."""
+    claims = refused.claims
+    name = f"{USERNAME_PREFIX}{claims.staff_id}" if claims else AuditEvent.CANVAS_PLUGIN
+    audit.record(
+        audit.Action.LAUNCH_REFUSED,
+        target=refused.reason,
+        actor=audit.Actor.of(request, name=name),
+        patient=claims.patient_id if claims else "",
+    )
+
+
 @require_GET
 def embed(request: HttpRequest) -> HttpResponse:
     """The page's shell, for the chart's pane: no token, no user, no data. Its script reads
     the launch token from the URL fragment (`#launch=...`, which browsers send to no
     server and put in no Referer) and trades it at `embed_launch`."""
     if not settings.CANVAS_LAUNCH_KEY:
+        _record_refusal(request, LaunchRefused("not_configured"))
         return _refused_page(request, "not_configured", 503)
     if "launch" in request.GET:  # a plugin from before the fragment: the token was logged
         log.warning("Canvas launch refused: the launch token came in the query string")
+        _record_refusal(request, LaunchRefused("old_plugin"))
         return _refused_page(request, "old_plugin", 400)
     return render_page(request, embed=True)
 
@@ -199,6 +221,7 @@ def _launch(request: HttpRequest) -> JsonResponse:
             415,
         )
     if not settings.CANVAS_LAUNCH_KEY:
+        _record_refusal(request, LaunchRefused("not_configured"))
         return _refused("not_configured", 503)
     try:
         token = validation.json_object(request.body).get("launch")
@@ -210,7 +233,15 @@ def _launch(request: HttpRequest) -> JsonResponse:
         )
     except LaunchRefused as refused:
         log.warning("Canvas launch refused: %s", refused.reason)
+        _record_refusal(request, refused)
         return _refused(refused.reason, refused.status)
+    # Before the API token exists: a launch the trail cannot record opens nothing.
+    audit.record(
+        audit.Action.LAUNCH_ACCEPTED,
+        target=claims.jti,
+        actor=audit.Actor.of(request, name=user.get_username()),
+        patient=claims.patient_id,
+    )
     api_token = launch.issue_api_token(
         key=launch.api_token_key(settings.SECRET_KEY),
         user_id=user.pk,
