@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -243,6 +243,35 @@ def send_at(value: Any, *, now: datetime) -> datetime | None:
             }
         )
     return max(at, now)
+
+
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+EXPORT_DEFAULT_DAYS = 30
+
+
+def date_range(query: dict[str, str], *, today: date) -> tuple[date, date]:
+    """The audit export's `since` and `until` (YYYY-MM-DD, both days included). Left
+    out: `until` is today, `since` EXPORT_DEFAULT_DAYS days before `until`, both
+    included."""
+    until = _day(query, "until") or today
+    since = _day(query, "since") or until - timedelta(days=EXPORT_DEFAULT_DAYS - 1)
+    if since > until:
+        raise InvalidInput({"since": f"since ({since}) is after until ({until}); swap them."})
+    return since, until
+
+
+def _day(query: dict[str, str], name: str) -> date | None:
+    value = (query.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        if _DAY.match(value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass  # 2026-02-30: the shape of a day, not a day
+    raise InvalidInput(
+        {name: f"{name} must be a day written YYYY-MM-DD, such as 2026-01-31, not {value[:20]!r}."}
+    )
 
 
 def webhook_request(data: dict[str, Any]) -> tuple[str, str]:

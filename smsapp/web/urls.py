@@ -4,7 +4,7 @@ plugin's public prefix (API_PREFIX), so a proxy or the plugin can forward paths 
 from django.urls import path
 
 from smsapp.lib.public_urls import API_PREFIX
-from smsapp.web import api, embed, health, pages, webhooks
+from smsapp.web import api, audit, embed, health, pages, webhooks
 
 app_name = "smsapp"
 
@@ -44,6 +44,7 @@ urlpatterns = [
     path("embed/", embed.embed, name="embed"),
     path("embed/launch/", embed.embed_launch, name="embed_launch"),
     path("embed/renew/", embed.embed_renew, name="embed_renew"),
+    path("audit/export.csv", audit.export, name="audit_export"),
     # For load balancers and monitors (docs/api.md, "Health checks").
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
