@@ -431,7 +431,7 @@ class ActorFilter(admin.SimpleListFilter):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdmin):
     """Who did what: read-only for everyone, superusers included (the database refuses
     changes anyway). Seen by superusers only, like its export (/audit/export.csv)."""
 
@@ -450,12 +450,3 @@ class AuditEventAdmin(admin.ModelAdmin):
         with suppress(InvalidInput):  # else a SID, an id, a Canvas patient id
             term = validation.e164(term, field="q", label="The number", strict=False)
         return queryset.filter(Q(target=term) | Q(patient=term)), False
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False

@@ -7,12 +7,14 @@ from datetime import timedelta
 
 import pytest
 import requests
+from django.db import OperationalError
 from django.test import Client, override_settings
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from smsapp.models import AuditEvent, AutoReplyRule, Message, MessageTemplate, ScheduledMessage
 from smsapp.roles import ADMINISTRATORS
+from smsapp.services import messages
 from tests import twilio_payloads as tw
 from tests.conftest import user_in_role
 from tests.factories import AutoReplyRuleFactory, MediaFactory, MessageFactory, PhoneFactory
@@ -76,6 +78,21 @@ def test_a_send_is_recorded_with_its_sender_address_and_request_id(
     assert (entry.actor, entry.target, entry.patient) == ("staff", answer["sid"], "")
     assert entry.ip == "127.0.0.1"
     assert entry.request_id == response["X-Request-ID"]
+
+
+def test_a_send_the_mirror_could_not_store_is_still_recorded(
+    staff_client, mocked_twilio, phone, monkeypatch
+):
+    answer = _twilio_accepts(mocked_twilio)
+
+    def database_is_locked(record, **kwargs):
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(messages, "mirror_message", database_is_locked)
+    response = _send(staff_client)
+
+    assert response.json()["mirrored"] is False
+    assert entries(Action.MESSAGE_SENT) == [("staff", answer["sid"], "")]
 
 
 def test_no_entry_holds_the_message_body(staff_client, mocked_twilio, phone):

@@ -5,7 +5,8 @@ as the action they record, and never changed: triggers the migration created
 (0013_audit_trail, on SQLite and PostgreSQL) refuse every UPDATE, and every DELETE of a
 row younger than the retention AuditRetention holds (the purge job sets it from
 AUDIT_RETENTION_DAYS before it deletes). A later migration that makes SQLite rebuild the
-table (most AlterField) drops its triggers with it and must create them again.
+table (an AlterField of a column; not a new Action, choices live in Python) drops its
+triggers with it and must create them again.
 """
 
 from __future__ import annotations

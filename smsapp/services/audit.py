@@ -1,4 +1,4 @@
-"""The audit trail: the one place that writes it (`record`), reads it out (`export_csv`)
+"""The audit trail: the one place that writes it (`record`), reads it out (`export`)
 and purges what is past its retention (`purge`).
 
 Each service records its action where the action is done, inside the transaction that

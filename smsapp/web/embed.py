@@ -170,14 +170,15 @@ def _refused(reason: str, status: int) -> JsonResponse:
     )
 
 
-def _record_refusal(request: HttpRequest, refused: LaunchRefused) -> None:
+def _record_refusal(
+    request: HttpRequest, reason: str, claims: launch.LaunchClaims | None = None
+) -> None:
     """A refused launch in the audit trail (target: the reason). Its actor is the Canvas
     staff member when the token was genuine, else the plugin that opened the pane."""
-    claims = refused.claims
     name = f"{USERNAME_PREFIX}{claims.staff_id}" if claims else AuditEvent.CANVAS_PLUGIN
     audit.record(
         audit.Action.LAUNCH_REFUSED,
-        target=refused.reason,
+        target=reason,
         actor=audit.Actor.of(request, name=name),
         patient=claims.patient_id if claims else "",
     )
@@ -189,11 +190,11 @@ def embed(request: HttpRequest) -> HttpResponse:
     the launch token from the URL fragment (`#launch=...`, which browsers send to no
     server and put in no Referer) and trades it at `embed_launch`."""
     if not settings.CANVAS_LAUNCH_KEY:
-        _record_refusal(request, LaunchRefused("not_configured"))
+        _record_refusal(request, "not_configured")
         return _refused_page(request, "not_configured", 503)
     if "launch" in request.GET:  # a plugin from before the fragment: the token was logged
         log.warning("Canvas launch refused: the launch token came in the query string")
-        _record_refusal(request, LaunchRefused("old_plugin"))
+        _record_refusal(request, "old_plugin")
         return _refused_page(request, "old_plugin", 400)
     return render_page(request, embed=True)
 
@@ -221,7 +222,7 @@ def _launch(request: HttpRequest) -> JsonResponse:
             415,
         )
     if not settings.CANVAS_LAUNCH_KEY:
-        _record_refusal(request, LaunchRefused("not_configured"))
+        _record_refusal(request, "not_configured")
         return _refused("not_configured", 503)
     try:
         token = validation.json_object(request.body).get("launch")
@@ -233,7 +234,7 @@ def _launch(request: HttpRequest) -> JsonResponse:
         )
     except LaunchRefused as refused:
         log.warning("Canvas launch refused: %s", refused.reason)
-        _record_refusal(request, refused)
+        _record_refusal(request, refused.reason, refused.claims)
         return _refused(refused.reason, refused.status)
     # Before the API token exists: a launch the trail cannot record opens nothing.
     audit.record(
