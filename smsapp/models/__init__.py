@@ -4,6 +4,8 @@ mirror.py      the local mirror of the Twilio account: Phone, Message, Media,
                StatusEvent, and SyncRun (each time it was brought up to date)
 auto_reply.py  AutoReplyRule: how the app answers an inbound message
 canvas.py      LaunchTokenUse: Canvas launch tokens already used
+inbox.py       Conversation (one per pair of numbers) and InboxCounter (per number of
+               ours): what the inbox lists and counts, without reading messages
 outbound.py    ScheduledMessage (send later, exactly once) and SendAttempt (a send whose
                outcome is unknown, until it is looked up on Twilio)
 templates.py   MessageTemplate: quick replies staff fill in and edit
@@ -12,6 +14,7 @@ queue.py       PeriodicJob and QueueWorker: what the task queue's workers keep
 
 from smsapp.models.auto_reply import AutoReplyRule
 from smsapp.models.canvas import LaunchTokenUse
+from smsapp.models.inbox import Conversation, InboxCounter
 from smsapp.models.mirror import Media, Message, Phone, StatusEvent, SyncRun
 from smsapp.models.outbound import ScheduledMessage, SendAttempt
 from smsapp.models.queue import PeriodicJob, QueueWorker
@@ -19,6 +22,8 @@ from smsapp.models.templates import MessageTemplate
 
 __all__ = [
     "AutoReplyRule",
+    "Conversation",
+    "InboxCounter",
     "LaunchTokenUse",
     "Media",
     "Message",
