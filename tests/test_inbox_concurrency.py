@@ -105,12 +105,12 @@ def _read_racing_texts(rounds: int) -> None:
     while the patient's next text arrives. Whichever commits first, that text stays
     unread, and the number's counter agrees."""
     user = user_in_role(AGENTS, "racer")
+    url = reverse("smsapp:conversation_read", args=[US, PATIENT])
     _text(0)
     for r in range(1, rounds + 1):
         shown = Conversation.objects.get().last_sid
         reader = Client()
         reader.force_login(user)
-        url = reverse("smsapp:conversation_read", args=[US, PATIENT])
 
         def call(i, shown=shown, reader=reader, r=r):
             if i == 0:

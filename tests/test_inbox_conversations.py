@@ -219,13 +219,15 @@ def _page(records):
 
 
 def test_a_sync_page_builds_conversations_from_messages_in_any_order():
-    base = tw.BASE_TIME
+    def at(minutes):
+        return tw.BASE_TIME + timedelta(minutes=minutes)
+
     page = [
-        record(4, direction="outbound-reply", from_=US, to=PATIENT, date_created=base + timedelta(minutes=4)),
-        record(3, direction="inbound", from_=PATIENT, to=US, status="received", date_created=base + timedelta(minutes=3)),
-        record(2, direction="outbound-api", from_=US, to=PATIENT, date_created=base + timedelta(minutes=2)),
-        record(1, direction="inbound", from_=PATIENT, to=US, status="received", date_created=base + timedelta(minutes=1)),
-        record(5, direction="outbound-api", from_=US, to=OTHER, date_created=base),
+        record(4, direction="outbound-reply", from_=US, to=PATIENT, date_created=at(4)),
+        record(3, direction="inbound", from_=PATIENT, to=US, status="received", date_created=at(3)),
+        record(2, direction="outbound-api", from_=US, to=PATIENT, date_created=at(2)),
+        record(1, direction="inbound", from_=PATIENT, to=US, status="received", date_created=at(1)),
+        record(5, direction="outbound-api", from_=US, to=OTHER, date_created=at(0)),
     ]  # fmt: skip
 
     counts = _page(page)
@@ -233,7 +235,7 @@ def test_a_sync_page_builds_conversations_from_messages_in_any_order():
     assert counts.created == 5
     c = conversation()
     assert (c.last_sid, c.unread, c.needs_reply) == (tw.message_sid(4), 2, True)
-    assert (c.patient_at, c.staff_at) == (base + timedelta(minutes=3), base + timedelta(minutes=2))
+    assert (c.patient_at, c.staff_at) == (at(3), at(2))
     other = conversation(theirs=OTHER)
     assert (other.unread, other.needs_reply) == (0, False)
     assert counters() == (1, 1)

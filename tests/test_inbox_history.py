@@ -108,7 +108,7 @@ def test_history_agrees_with_the_live_rules_on_what_is_newest_and_waiting():
     rng = random.Random(11)
     directions = ["inbound"] * 5 + ["outbound-api"] * 3 + ["outbound-reply"]
     bodies = ["Hi", "When?", "STOP", "ok thanks"]
-    for n in range(300):
+    for _ in range(300):
         patient = f"+1415666{rng.randrange(25):04d}"
         _message(
             patient, rng.choice(directions), rng.randrange(60), body=rng.choice(bodies),
