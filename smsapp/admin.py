@@ -1,7 +1,8 @@
 """The back office: the mirror read-only where Twilio is the source of truth, the
-auto-reply rules and message templates editable, scheduled sends and unknown-outcome
-sends to look at (the page and the jobs change them). Background jobs, with a failed
-one's error, are django-tasks-db's own admin ("Task results")."""
+auto-reply rules and message templates editable, scheduled sends, unknown-outcome sends
+and the inbox's conversations to look at (the page, the jobs and the mirror change
+them). Background jobs, with a failed one's error, are django-tasks-db's own admin
+("Task results")."""
 
 from django.contrib import admin
 from django.db import models
@@ -9,6 +10,7 @@ from django.db.models import Q, QuerySet
 
 from smsapp.models import (
     AutoReplyRule,
+    Conversation,
     Media,
     Message,
     MessageTemplate,
@@ -183,3 +185,22 @@ class SendAttemptAdmin(ReadOnlyAdmin):
     list_display = ["attempted_at", "state", "from_number", "to_number", "message_sid", "checks"]
     list_filter = ["state"]
     search_fields = ["=to_number", "=message_sid"]
+
+
+@admin.register(Conversation)
+class ConversationAdmin(ReadOnlyAdmin):
+    """What the inbox lists, derived from the messages (smsapp.services.inbox)."""
+
+    list_display = [
+        "counterpart",
+        "our_number",
+        "last_at",
+        "unread",
+        "needs_reply",
+        "last_read_by",
+        "last_read_at",
+    ]
+    list_filter = ["needs_reply", "our_number"]
+    list_select_related = ["last_read_by"]
+    search_fields = ["=counterpart", "=our_number"]
+    show_full_result_count = False

@@ -36,6 +36,7 @@ ROLES: dict[str, list[str]] = {
         "smsapp.delete_messagetemplate",
         "smsapp.view_scheduledmessage",
         "smsapp.view_sendattempt",
+        "smsapp.view_conversation",  # the inbox's rows, in the admin
         "django_tasks_database.view_dbtaskresult",  # background jobs, with a failed one's error
     ],
 }

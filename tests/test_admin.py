@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from smsapp.models import (
     AutoReplyRule,
+    Conversation,
     Message,
     MessageTemplate,
     Phone,
@@ -17,6 +18,7 @@ from smsapp.models import (
     StatusEvent,
     SyncRun,
 )
+from smsapp.services import inbox
 from tests.factories import (
     AutoReplyRuleFactory,
     MediaFactory,
@@ -29,7 +31,7 @@ pytestmark = pytest.mark.django_db
 
 MODELS = [
     Phone, Message, StatusEvent, AutoReplyRule, SyncRun, MessageTemplate, ScheduledMessage,
-    SendAttempt,
+    SendAttempt, Conversation,
 ]  # fmt: skip
 
 
@@ -38,9 +40,11 @@ def url(model, view: str, *args) -> str:
 
 
 def mirror(rows: int) -> None:
-    """`rows` of each model: messages with two media and two status events each."""
+    """`rows` of each model: messages (each to another patient, so in a conversation of
+    its own) with two media and two status events each."""
     for _ in range(rows):
-        message = MessageFactory(num_media=2)
+        message = MessageFactory(num_media=2, to_number=f"+1650555{Message.objects.count():04d}")
+        inbox.record_new([inbox.message_row(message)])
         MediaFactory.create_batch(2, message=message)
         StatusEventFactory(message=message, status="sent")
         StatusEventFactory(message=message, status="delivered")

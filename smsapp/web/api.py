@@ -101,7 +101,8 @@ def conversation(request: HttpRequest, number: str, counterpart: str) -> JsonRes
         before=request.GET.get("before"),
     )
     url = reverse("smsapp:conversation", args=[number, counterpart])
-    return _page_response(request, [Message.summary(r) for r in rows], next_cursor, url)
+    items = [Message.summary(r, whole_body=True) for r in rows]
+    return _page_response(request, items, next_cursor, url)
 
 
 @api_view("GET", scope="patient")

@@ -1,11 +1,13 @@
-/* The Log tab: one of our numbers' sent or received messages, or the conversation with
-   one number; the selected message's details, its media, and deleting it. */
+/* The Log tab: the inbox (inbox.js, where it opens) or the original lists: one of our
+   numbers' sent or received messages, or the conversation with one number; the selected
+   message's details, its media, and deleting it. */
 
 import {
   $, api, chip, clear, el, enc, errorInWords, FINAL, fieldError, may, noNumbersSentence,
   numbers, onNumbersChanged, patientNumber, patientOnly, phoneLabel, plural, request, say,
   timeNode,
 } from "./core.js";
+import { hideInbox, openConversation, showInbox } from "./inbox.js";
 import { addThumbnails, mediaNode } from "./media.js";
 import { compactNumber, e164Problem, formatNumber } from "./sms.js";
 
@@ -17,7 +19,7 @@ const state = {
   items: [],
   next: null,
   seq: 0,
-  view: "from",
+  view: "inbox",
   number: "",
   counterpart: "",
   selected: null,
@@ -57,11 +59,15 @@ function emptySentence() {
   return "Nothing received by " + ours + " yet. Messages patients send to it appear here.";
 }
 
-/** (Re)load the list for what the form says now. */
+/** (Re)load the list for what the form says now: the inbox (inbox.js), or one of the
+    original lists. */
 export function showLog() {
   state.number = $("log-number").value;
   state.view = $("log-view").value;
   $("log-counterpart-field").hidden = state.view !== "conversation" || patientOnly();
+  $("log-lists").hidden = state.view === "inbox";
+  if (state.view === "inbox") return showInbox(state.number);
+  hideInbox();
   const seq = ++state.seq;
   state.items = [];
   state.next = null;
@@ -98,6 +104,9 @@ export function showLog() {
 
 /** Open the conversation with `counterpart` on the chosen number. */
 export function showConversation(counterpart) {
+  if ($("log-view").value === "inbox") return showInbox(state.number).then(function () {
+    openConversation(counterpart);
+  });
   $("log-view").value = "conversation";
   $("log-counterpart").value = counterpart;
   showLog();
@@ -336,15 +345,14 @@ export function start() {
     if (event.key === "Escape") closeDetail();
   });
 
-  // Opened for a patient: start on the conversation with them.
+  // Opened for a patient, the inbox opens their conversation (inbox.js); the original
+  // "conversation with one number" is ready for them too.
   const patient = patientNumber();
-  if (patient) {
-    $("log-counterpart").value = patient;
-    $("log-view").value = "conversation";
-  }
-  // A session that reaches only this patient (EMBED_SCOPE=patient): only that conversation.
+  if (patient) $("log-counterpart").value = patient;
+  // A session that reaches only this patient (EMBED_SCOPE=patient): the inbox shows only
+  // their conversation, and the per-number lists are refused.
   if (patientOnly()) {
-    $("log-view").value = "conversation";
+    $("log-view").value = "inbox";
     $("log-view").parentNode.hidden = true;
     $("log-counterpart-field").hidden = true;
   }

@@ -2,7 +2,9 @@
 
    The page's only script: loaded with <script type="module">, so it runs once the HTML is
    parsed, and it imports the rest. One module per tab (log.js, send.js, phones.js, and
-   sandbox.js for the sandbox's "patient texts" form); send-result.js shows what happened
+   sandbox.js for the sandbox's "patient texts" form); the Log opens on the inbox
+   (inbox.js: the conversations and the live counts; thread.js: one conversation;
+   reply.js: its reply box); compose.js holds what message boxes share; send-result.js shows what happened
    to a text sent (or scheduled, or whose outcome is being looked up) and the pending
    scheduled texts; templates.js (the template picker) and schedule.js ("Send later", the
    pending list) serve any message box; core.js holds what they share (API client, DOM
@@ -13,6 +15,7 @@
 
 import { $, cfg, may, startTokenRenewal } from "./core.js";
 import { openEmbed } from "./embed.js";
+import * as inbox from "./inbox.js";
 import * as log from "./log.js";
 import * as phones from "./phones.js";
 import * as sandbox from "./sandbox.js";
@@ -70,6 +73,7 @@ function start() {
   applyPermissions();
   wireTabs();
   log.start();
+  inbox.start();
   if (may("smsapp.send_message")) {
     send.start();
     sandbox.start();
