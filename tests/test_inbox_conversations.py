@@ -184,6 +184,7 @@ def test_a_status_callback_for_the_newest_message_shows_in_the_conversation(
 
     c = conversation()
     assert (c.last_status, c.version) == ("delivered", 2)
+    # The number's version moves too: the list's ETag, what the page's poll watches.
     assert InboxCounter.objects.get(our_number=US).version == version + 1
 
 

@@ -171,7 +171,13 @@ def test_every_script_and_stylesheet_the_page_names_exists():
         "smsapp/page/sandbox.js",
         "smsapp/page/embed.js",
         "smsapp/page/media.js",
+        "smsapp/page/inbox.js",
+        "smsapp/page/thread.js",
+        "smsapp/page/reply.js",
+        "smsapp/page/compose.js",
+        "smsapp/page/lookup.js",
         "smsapp/page.css",
+        "smsapp/inbox.css",
     ):
         assert finders.find(name), name
 

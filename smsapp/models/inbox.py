@@ -241,7 +241,8 @@ class InboxCounter(models.Model):
     """Per number of ours: how many of its conversations have unread texts and how many
     need a reply, kept current with every change to them (smsapp.services.inbox), so the
     unread badge reads one row per number instead of counting conversations. `version`
-    moves with every change to any of the number's conversations: the list's ETag."""
+    moves with every change to any of the number's conversations: the list's ETag, and
+    what the page's poll watches."""
 
     our_number = models.CharField(max_length=64, unique=True)
     # Plain integers: the upsert that adds a change's deltas proposes them as a new row

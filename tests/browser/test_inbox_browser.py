@@ -112,7 +112,7 @@ def test_the_log_opens_on_the_conversations_with_unread_badges_and_filters(
     ann = _row(page, ANN)
     expect(_rows(page).first).to_have_attribute("data-counterpart", ANN)  # newest first
     expect(ann.locator(".who")).to_have_text("+1 415 555 0199")
-    expect(ann.locator(".convo")).to_have_class("convo is-unread")
+    expect(ann.locator(".convo")).to_have_class("msg-row convo is-unread")
     expect(ann.locator(".preview")).to_have_text("Can I move it to Monday morning instead?")
     expect(ann.locator(".badge")).to_have_text("1 unread")  # visually "1"
     expect(ann.locator(".chip")).to_have_text("Needs reply")
@@ -121,7 +121,7 @@ def test_the_log_opens_on_the_conversations_with_unread_badges_and_filters(
     expect(_row(page, CARA).locator(".badge")).to_have_count(0)
     expect(_row(page, DAN).locator(".chip")).to_have_count(0)  # STOP needs no reply
     # Unread conversations: Ann, Bob (his question came before our answer), Dan.
-    expect(page.locator("#log-badge")).to_have_text("3")
+    expect(page.locator("#log-badge")).to_have_text("3 unread")  # visually "3"
     expect(page).to_have_title("(3) Text messages · Log, Send, Phones")
     expect(page.locator("#count-unread")).to_have_text(" 3")
     expect(page.locator("#count-needs-reply")).to_have_text(" 2")  # Ann, and Cara's picture
@@ -154,7 +154,7 @@ def test_a_thread_reads_like_a_phone_and_opening_it_marks_it_read(
     expect(bubbles.nth(0).locator(".chip")).to_have_text("Delivered")  # status under ours
     expect(bubbles.nth(1)).to_have_class("in")  # newest at the bottom
     expect(bubbles.nth(1).locator(".chip")).to_have_count(0)
-    expect(page.locator("#log-badge")).to_have_text("2", timeout=8000)
+    expect(page.locator("#log-badge")).to_have_text("2 unread", timeout=8000)
     assert Conversation.objects.get(counterpart=ANN).unread == 0
     expect(page.locator("#log-form")).to_be_hidden()
     _shoot(page, screenshots, "inbox-thread")
@@ -288,7 +288,7 @@ def test_new_texts_appear_within_ten_seconds_and_quiet_polls_are_304(app, inbox_
     page.click("#thread-back")
     expect(_rows(page).first).to_have_attribute("data-counterpart", BOB)
     # Read while shown: only Ann and Dan are unread now.
-    expect(page.locator("#log-badge")).to_have_text("2", timeout=10000)
+    expect(page.locator("#log-badge")).to_have_text("2 unread", timeout=10000)
 
 
 def _seen_as(page, visibility):

@@ -146,12 +146,12 @@ function row(item) {
   const m = item.lastMessage;
   const unread = item.unread > 0;
   const failed = m.direction === "outbound" && ["failed", "undelivered"].indexOf(m.status) !== -1;
-  const button = el("button", { cls: "convo" + (unread ? " is-unread" : ""), attrs: { type: "button" } }, [
-    el("span", { cls: "convo-top" }, [
+  const button = el("button", { cls: "msg-row convo" + (unread ? " is-unread" : ""), attrs: { type: "button" } }, [
+    el("span", { cls: "row-top" }, [
       el("span", { cls: "who", text: item.name || formatNumber(item.counterpart) }),
       el("time", { cls: "when", text: shortTime(m.sent), attrs: { datetime: m.sent, title: new Date(m.sent).toLocaleString() } }),
     ]),
-    el("span", { cls: "convo-bottom" }, [
+    el("span", { cls: "row-bottom" }, [
       el("span", { cls: "preview", text: preview(m) }),
       failed ? el("span", { cls: "chip chip-bad", text: "Not delivered" }) : null,
       item.optedOut ? el("span", { cls: "chip chip-muted", text: "Opted out", attrs: { title: "This patient texted STOP: they get no texts until they text START." } }) : null,
@@ -264,7 +264,8 @@ function showCounts() {
   const total = counts.unread;
   const badge = $("log-badge");
   badge.hidden = !total;
-  badge.textContent = total ? String(total) : "";
+  clear(badge);
+  if (total) badge.append(String(total), el("span", { cls: "visually-hidden", text: " unread" }));
   badge.title = total ? total + " conversation" + (total === 1 ? "" : "s") + " with unread texts" : "";
   document.title = (total ? "(" + total + ") " : "") + TITLE;
   const mine = counts.numbers[state.number] || { unread: 0, needsReply: 0 };

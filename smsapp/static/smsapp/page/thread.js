@@ -17,8 +17,9 @@ const PAGE_SIZE = 30;
 const readAt = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" });
 
 // `seq` counts openings, so an answer for a thread closed meanwhile is dropped. `rows`:
-// the list item of each message shown, by SID. `onRead`: told when a read changed counts.
-const state = { our: "", them: "", seq: 0, items: [], rows: {}, next: null, onRead: null };
+// the list item of each message shown, by SID. `unseen`: a text from the patient is shown
+// that no read has covered yet. `onRead`: told when a read changed counts.
+const state = { our: "", them: "", seq: 0, items: [], rows: {}, next: null, unseen: false, onRead: null };
 
 /** The conversation shown, or null. */
 export function shownThread() {
@@ -34,6 +35,7 @@ export function openThread(our, them, item) {
   state.items = [];
   state.rows = {};
   state.next = null;
+  state.unseen = !item || item.unread > 0;
   clear($("thread-list"));
   $("thread").hidden = false;
   $("thread-older").hidden = true;
@@ -88,6 +90,7 @@ export function refreshThread(item) {
 
 function merge(items) {
   const list = $("thread-list");
+  const first = !state.items.length; // opening: `unseen` comes from the list's badge
   items.forEach(function (m) {
     const shown = state.rows[m.sid];
     if (shown) {
@@ -98,6 +101,7 @@ function merge(items) {
     state.rows[m.sid] = m;
     state.items.push(m);
     list.appendChild(bubble(m));
+    if (!first && !isOurs(m)) state.unseen = true;
   });
 }
 
@@ -167,17 +171,20 @@ function showFlags(item) {
   say($("thread-read"), read ? "Read by " + (read.by || "a former user") + ", " + readAt.format(new Date(read.at)) : "");
 }
 
-/** Read up to the newest message shown, while someone can see it. */
+/** Read up to the newest message shown, while someone can see it: when the thread opens
+    on unread texts, or a new one from the patient is shown (not at every refresh, which
+    a read itself causes). */
 function markRead() {
   const newest = state.items[state.items.length - 1];
-  if (!newest || document.visibilityState !== "visible") return;
+  if (!newest || !state.unseen || document.visibilityState !== "visible") return;
+  state.unseen = false;
   const route = "conversation/" + enc(state.our) + "/" + enc(state.them) + "/read";
   api(route, "POST", { upto: newest.sid })
     .then(function () {
       if (state.onRead) state.onRead();
     })
     .catch(function () {
-      /* the list keeps its unread badge; the next change reads it again */
+      state.unseen = true; // the list keeps its badge; the next look reads it again
     });
 }
 
