@@ -269,8 +269,7 @@ def test_a_sync_page_costs_the_same_queries_for_ten_messages_or_a_hundred(
     django_assert_num_queries,
 ):
     """Set-based: the queries grow with neither the messages nor the conversations they
-    change (the ORM's bulk INSERT of new conversations splits only past SQLite's limit on
-    parameters, about 45 rows)."""
+    change (new conversations are inserted 400 to a statement)."""
 
     def page(first_sid, patients, per_patient):
         return [
@@ -281,11 +280,11 @@ def test_a_sync_page_costs_the_same_queries_for_ten_messages_or_a_hundred(
             for n in range(10 * per_patient)
         ]  # fmt: skip
 
-    with django_assert_num_queries(9):  # ten new conversations
+    with django_assert_num_queries(7):  # ten new conversations
         _page(page(0, range(0, 10), per_patient=1))
-    with django_assert_num_queries(9):  # ten more, ten messages each
+    with django_assert_num_queries(7):  # ten more, ten messages each
         _page(page(100, range(10, 20), per_patient=10))
-    with django_assert_num_queries(7):  # the first ten again: nothing to insert
+    with django_assert_num_queries(7):  # the first ten again: updated, not inserted
         _page(page(1000, range(0, 10), per_patient=10))
     assert conversation(theirs="+14156660000").unread == 11
     assert InboxCounter.objects.get(our_number=US).unread == 20

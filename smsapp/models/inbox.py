@@ -51,9 +51,7 @@ def _at_and_id(message: dict[str, Any] | None) -> tuple[datetime | None, int | N
 
 class Conversation(models.Model):
     """Everything staff said to and heard from one number through one of ours.
-
-    `version` counts the changes; 0 marks a row inserted in the current transaction and
-    not yet filled in (smsapp.services.inbox: it is never committed as such)."""
+    `version` counts its changes (1 once stored)."""
 
     our_number = models.CharField(max_length=64)
     counterpart = models.CharField(max_length=64)
@@ -126,8 +124,8 @@ class Conversation(models.Model):
 
     @classmethod
     def started_by(cls, message: dict[str, Any]) -> Conversation:
-        """A conversation not stored yet (version 0) whose newest message is `message`,
-        with nothing else taken from it: take() counts it."""
+        """A conversation not stored yet whose newest message is `message`, with nothing
+        else taken from it: take() counts it."""
         our_number, counterpart = cls.pair_of(
             message["direction"], message["from_number"], message["to_number"]
         )

@@ -28,7 +28,7 @@ from functools import reduce
 from operator import or_
 from typing import Any
 
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -61,6 +61,7 @@ class _Change:
     flags_before: tuple[bool, bool]  # (has unread texts, needs a reply)
     unread_before: int
     removed: bool = False
+    inserted: bool = False  # a new conversation, stored whole by _insert
 
 
 def _flags(conversation: Conversation) -> tuple[bool, bool]:
@@ -74,44 +75,43 @@ def _started(conversation: Conversation) -> _Change:
 def record_new(messages: Iterable[dict[str, Any]]) -> None:
     """Messages stored for the first time (rows of MESSAGE_FIELDS, any order, any pairs):
     each pair's conversation takes them, in one statement per kind of write, not one per
-    message. Messages without both numbers belong to no conversation."""
+    message: the stored conversations are locked, new ones inserted whole, the others
+    updated. Messages without both numbers belong to no conversation."""
     by_pair: dict[Pair, list[dict[str, Any]]] = defaultdict(list)
     for m in messages:
         if m["from_number"] and m["to_number"]:
-            by_pair[Conversation.pair_of(m["direction"], m["from_number"], m["to_number"])].append(
-                m
-            )
+            pair = Conversation.pair_of(m["direction"], m["from_number"], m["to_number"])
+            by_pair[pair].append(m)
     if not by_pair:
         return
-    newest = {
-        pair: max(rows, key=lambda m: (m["date_created"], m["id"]))
-        for pair, rows in by_pair.items()
-    }
-    conversations = _locked(newest)
-    changes = []
-    for pair in sorted(by_pair):
-        change = _started(conversations[pair])
+    stored = _select_locked(list(by_pair))
+    fresh = {pair: _new(rows) for pair, rows in by_pair.items() if pair not in stored}
+    inserted = _insert(list(fresh.values()))
+    # Started meanwhile by another transaction (its INSERT came first): taken like any.
+    stored.update(_select_locked([pair for pair in fresh if pair not in inserted]))
+    changes = [_Change(fresh[pair], (False, False), 0, inserted=True) for pair in sorted(inserted)]
+    for pair in sorted(stored):
+        change = _started(stored[pair])
         for m in by_pair[pair]:
             change.conversation.take(m)
         changes.append(change)
     _save(changes)
 
 
-def _locked(newest: dict[Pair, dict[str, Any]]) -> dict[Pair, Conversation]:
-    """The pairs' conversations, locked; those that did not exist are inserted first (as
-    version 0, holding only their newest message), so that two transactions starting the
-    same conversation queue on one row instead of one of them failing."""
-    found = _select_locked(list(newest))
-    missing = [pair for pair in newest if pair not in found]
-    if missing:
-        Conversation.objects.bulk_create(
-            [Conversation.started_by(newest[pair]) for pair in missing], ignore_conflicts=True
-        )
-        found.update(_select_locked(missing))
-    return found
+def _new(messages: list[dict[str, Any]]) -> Conversation:
+    """A conversation (not stored yet) of these messages alone."""
+    conversation = Conversation.started_by(
+        max(messages, key=lambda m: (m["date_created"], m["id"]))
+    )
+    for m in messages:
+        conversation.take(m)
+    return conversation
 
 
 def _select_locked(pairs: list[Pair]) -> dict[Pair, Conversation]:
+    """The pairs' stored conversations, locked in one order (by pair)."""
+    if not pairs:
+        return {}
     counterparts: dict[str, list[str]] = defaultdict(list)
     for ours, theirs in pairs:
         counterparts[ours].append(theirs)
@@ -122,36 +122,70 @@ def _select_locked(pairs: list[Pair]) -> dict[Pair, Conversation]:
     return {(c.our_number, c.counterpart): c for c in rows}
 
 
-# Written as SQL through executemany: a sync page changes hundreds of conversations, and
-# an UPDATE per row built by the ORM would cost more than the page's own upsert.
+# Written as SQL: a sync page changes hundreds of conversations, and the ORM's statements
+# per row (or its bulk INSERT's per-field preparation) cost more than the page's own
+# upsert of messages (bench/README.md).
 _WRITTEN = (
     "last_message_id", "last_sid", "last_direction", "last_body", "last_status", "last_media",
     "last_at", "patient_at", "patient_message_id", "patient_asks", "staff_at",
     "staff_message_id", "needs_reply", "seen_at", "seen_message_id", "last_read_by",
     "last_read_at",
 )  # fmt: skip
+_INSERT_CHUNK = 400  # rows per INSERT: well under both databases' limits on parameters
+
+
+def _columns(names: tuple[str, ...]) -> tuple[list[str], Any]:
+    """The columns of `names`, and a function giving a conversation's values for them as
+    the database takes them (datetimes adapted; the rest are plain values)."""
+    fields = [Conversation._meta.get_field(name) for name in names]
+    adapt = connection.ops.adapt_datetimefield_value
+    getters = [(f.attname, adapt if isinstance(f, models.DateTimeField) else None) for f in fields]
+
+    def values(c: Conversation) -> list[Any]:
+        return [a(getattr(c, name)) if a else getattr(c, name) for name, a in getters]
+
+    return [connection.ops.quote_name(f.column) for f in fields], values
+
+
+def _insert(conversations: list[Conversation]) -> set[Pair]:
+    """INSERT new conversations whole; the pairs stored now (one another transaction
+    stored first is left out: ON CONFLICT DO NOTHING ... RETURNING)."""
+    columns, values = _columns(("our_number", "counterpart", *_WRITTEN, "unread"))
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    inserted: set[Pair] = set()
+    for start in range(0, len(conversations), _INSERT_CHUNK):
+        chunk = conversations[start : start + _INSERT_CHUNK]
+        row = f"({', '.join(['%s'] * (len(columns) + 1))})"
+        # Only names from the model are formatted in; every value is a parameter.
+        sql = (
+            f"INSERT INTO {table} ({', '.join(columns)}, version) "  # noqa: S608
+            f"VALUES {', '.join([row] * len(chunk))} "
+            "ON CONFLICT (our_number, counterpart) DO NOTHING RETURNING our_number, counterpart"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [v for c in chunk for v in (*values(c), 1)])
+            inserted.update(map(tuple, cursor.fetchall()))
+    return inserted
 
 
 def _save(changes: list[_Change]) -> None:
     """Write the changed conversations (unread as an increment) and their numbers'
     counters (each number's version moves on)."""
-    fields = [Conversation._meta.get_field(name) for name in _WRITTEN]
-    quote = connection.ops.quote_name
-    table = quote(Conversation._meta.db_table)
-    assignments = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    columns, values = _columns(_WRITTEN)
+    table = connection.ops.quote_name(Conversation._meta.db_table)
+    assignments = ", ".join(f"{column} = %s" for column in columns)
     # Only names from the model are formatted in; every value is a parameter.
     sql = (
         f"UPDATE {table} SET {assignments}, unread = unread + %s, "  # noqa: S608
         "version = version + 1 WHERE id = %s"
     )
     rows = [
-        [f.get_db_prep_save(getattr(c.conversation, f.attname), connection) for f in fields]
-        + [c.conversation.unread - c.unread_before, c.conversation.pk]
+        [*values(c.conversation), c.conversation.unread - c.unread_before, c.conversation.pk]
         for c in changes
-        if not c.removed
+        if not (c.removed or c.inserted)
     ]
-    with connection.cursor() as cursor:
-        if rows:
+    if rows:
+        with connection.cursor() as cursor:
             cursor.executemany(sql, rows)
     removed = [c.conversation.pk for c in changes if c.removed]
     if removed:
