@@ -72,6 +72,9 @@ def _started(conversation: Conversation) -> _Change:
     return _Change(conversation, _flags(conversation), conversation.unread)
 
 
+# The writers run in the transaction of the write they follow; on their own they open one
+# (the row locks need it). No savepoint: they are part of that write, not apart from it.
+@transaction.atomic(savepoint=False)
 def record_new(messages: Iterable[dict[str, Any]]) -> None:
     """Messages stored for the first time (rows of MESSAGE_FIELDS, any order, any pairs):
     each pair's conversation takes them, in one statement per kind of write, not one per
@@ -265,6 +268,7 @@ def refresh_newest(records: list[dict[str, Any]]) -> None:
     _bump_counters([(number, 0, 0) for number in sorted(numbers)])
 
 
+@transaction.atomic(savepoint=False)
 def message_deleted(message: dict[str, Any]) -> None:
     """A message (a row of MESSAGE_FIELDS, read before it was deleted) is gone: its
     conversation shows what is left, counts it no more, or goes when nothing is left."""
