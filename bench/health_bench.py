@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
+sys.path.insert(0, str(ROOT))  # bench.throwaway, and the app in the worker
 BENCH_DB = "bench_health"
 
 
@@ -39,16 +39,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory(prefix="bench-health-") as folder:
             run_worker(f"sqlite:///{folder}/bench.sqlite3", args)
         return
-    import psycopg
+    from bench.throwaway import postgres_database
 
-    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        admin.execute(f"CREATE DATABASE {BENCH_DB}")
-    try:
-        run_worker(f"{POSTGRES}/{BENCH_DB}", args)
-    finally:
-        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    with postgres_database(BENCH_DB) as url:
+        run_worker(url, args)
 
 
 def run_worker(database_url: str, args: argparse.Namespace) -> None:
@@ -66,7 +60,6 @@ def measure(database_url: str, *, requests: int) -> None:
         LOG_LEVEL="ERROR",  # a 503 would log an error per poll
         DJANGO_SETTINGS_MODULE="project.settings",
     )
-    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()

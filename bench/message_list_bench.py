@@ -29,11 +29,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # bench.throwaway, and the app in the worker
 NUMBERS = [f"+1415555{n:04d}" for n in range(100, 120)]  # our 20 numbers
 PATIENTS = 5000
 DEEP = 20_000  # rows into one number's history for the "deep" page
 BASE = datetime(2020, 1, 1, tzinfo=UTC)
-POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 BENCH_DB = "bench_api"
 
 
@@ -60,16 +60,10 @@ def run_worker(database_url: str, args: argparse.Namespace) -> None:
 
 
 def run_postgres(args: argparse.Namespace) -> None:
-    import psycopg
+    from bench.throwaway import postgres_database
 
-    with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        admin.execute(f"CREATE DATABASE {BENCH_DB}")
-    try:
-        run_worker(f"{POSTGRES}/{BENCH_DB}", args)
-    finally:
-        with psycopg.connect(f"{POSTGRES}/postgres", autocommit=True) as admin:
-            admin.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
+    with postgres_database(BENCH_DB) as url:
+        run_worker(url, args)
 
 
 # --- the worker: one database ------------------------------------------------------------
@@ -84,7 +78,6 @@ def measure(database_url: str, *, rows: int, requests: int) -> None:
         ALLOWED_HOSTS="testserver",
         LOG_LEVEL="WARNING",
     )
-    sys.path.insert(0, str(ROOT))
     warnings.filterwarnings("ignore", message="No directory at")  # whitenoise: no collectstatic
     import django
 

@@ -39,6 +39,7 @@ ROLES: dict[str, list[str]] = {
         "smsapp.view_consent",  # who opted out, and the history of each number
         "smsapp.view_consentevent",
         "smsapp.add_consentevent",  # record consent given on paper (or withdrawn), with a note
+        "smsapp.view_conversation",  # the inbox's rows, in the admin
         "django_tasks_database.view_dbtaskresult",  # background jobs, with a failed one's error
     ],
 }

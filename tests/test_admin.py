@@ -11,6 +11,7 @@ from smsapp.models import (
     AutoReplyRule,
     Consent,
     ConsentEvent,
+    Conversation,
     Message,
     MessageTemplate,
     Phone,
@@ -19,7 +20,7 @@ from smsapp.models import (
     StatusEvent,
     SyncRun,
 )
-from smsapp.services import consent
+from smsapp.services import consent, inbox
 from tests.factories import (
     AutoReplyRuleFactory,
     MediaFactory,
@@ -32,7 +33,7 @@ pytestmark = pytest.mark.django_db
 
 MODELS = [
     Phone, Message, StatusEvent, AutoReplyRule, SyncRun, MessageTemplate, ScheduledMessage,
-    SendAttempt, Consent, ConsentEvent,
+    SendAttempt, Consent, ConsentEvent, Conversation,
 ]  # fmt: skip
 
 
@@ -41,9 +42,11 @@ def url(model, view: str, *args) -> str:
 
 
 def mirror(rows: int) -> None:
-    """`rows` of each model: messages with two media and two status events each."""
+    """`rows` of each model: messages (each to another patient, so in a conversation of
+    its own) with two media and two status events each."""
     for _ in range(rows):
-        message = MessageFactory(num_media=2)
+        message = MessageFactory(num_media=2, to_number=f"+1650555{Message.objects.count():04d}")
+        inbox.record_new([inbox.message_row(message)])
         MediaFactory.create_batch(2, message=message)
         StatusEventFactory(message=message, status="sent")
         StatusEventFactory(message=message, status="delivered")

@@ -223,6 +223,14 @@ def test_a_conversation_holds_both_directions_oldest_first(staff_client):
     assert "X-Next-Page" not in response.headers
 
 
+def test_a_conversation_gives_each_text_whole_as_a_thread_shows_it(staff_client):
+    long = "A long message. " * 60  # 960 characters: a list shows 160, a thread all
+    MessageFactory(from_number=US, to_number=PATIENT, body=long)
+
+    assert _conversation(staff_client).json()[0]["body"] == long
+    assert len(staff_client.get(f"{API}message_list/{US}/from").json()[0]["body"]) == 160
+
+
 def test_conversation_pages_go_back_in_time(staff_client):
     made = []
     for n in range(7):

@@ -216,7 +216,7 @@ def test_opening_a_conversation_is_recorded_but_not_its_older_pages_or_polls(age
     first = agent_client.get(url, {"limit": 2})
     agent_client.get(url, {"limit": 2, "before": "placeholder"})  # 400, but not an opening
     agent_client.get(first["X-Next-Page"])
-    agent_client.get(url, {"after": "x"})
+    agent_client.get(url, {"refresh": "1"})
     agent_client.get(url, HTTP_IF_NONE_MATCH='"1"')
     agent_client.get(url, HTTP_IF_MODIFIED_SINCE="Wed, 02 Dec 2026 10:00:00 GMT")
 

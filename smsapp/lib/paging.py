@@ -2,7 +2,8 @@
 
 Keyset paging costs the same on page 1 and page 1,000, where OFFSET would read and throw
 away every row before the page. The cursor names the last row served by its
-(date_created, id), the order every list of messages is read in.
+(date_created, id), the order every list of messages is read in (the inbox: (last_at, id),
+its conversations' newest activity).
 """
 
 from __future__ import annotations
@@ -45,27 +46,31 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     return when, pk
 
 
-def older_than(queryset: QuerySet, before: tuple[datetime, int] | None) -> QuerySet:
-    """Rows strictly after the cursor in (date_created DESC, id DESC) order, newest first.
+def older_than(
+    queryset: QuerySet, before: tuple[datetime, int] | None, field: str = "date_created"
+) -> QuerySet:
+    """Rows strictly after the cursor in (`field` DESC, id DESC) order, newest first.
 
-    `date_created <= d` is a range bound the index can seek to; the OR that breaks ties
-    only filters the few rows sharing that instant. (A bare `date_created < d OR (= d AND
-    id < i)` makes some planners scan from the newest row down to the cursor.)
+    `field <= d` is a range bound the index can seek to; the OR that breaks ties only
+    filters the few rows sharing that instant. (A bare `field < d OR (= d AND id < i)`
+    makes some planners scan from the newest row down to the cursor.)
     """
     if before is not None:
         when, pk = before
-        queryset = queryset.filter(date_created__lte=when).filter(
-            Q(date_created__lt=when) | Q(id__lt=pk)
+        queryset = queryset.filter(**{f"{field}__lte": when}).filter(
+            Q(**{f"{field}__lt": when}) | Q(id__lt=pk)
         )
-    return queryset.order_by("-date_created", "-id")
+    return queryset.order_by(f"-{field}", "-id")
 
 
-def paged(rows: list[dict[str, Any]], limit: int) -> tuple[list[dict[str, Any]], str | None]:
+def paged(
+    rows: list[dict[str, Any]], limit: int, field: str = "date_created"
+) -> tuple[list[dict[str, Any]], str | None]:
     """`rows` holds up to limit + 1 rows: the page, and the next page's cursor when there
     is one more."""
     if len(rows) > limit:
         last = rows[limit - 1]
-        return rows[:limit], encode_cursor(last["date_created"], last["id"])
+        return rows[:limit], encode_cursor(last[field], last["id"])
     return rows, None
 
 

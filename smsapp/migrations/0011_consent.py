@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('smsapp', '0008_background_work'),
+        ('smsapp', '0010_build_conversations'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

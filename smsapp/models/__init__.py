@@ -6,6 +6,8 @@ auto_reply.py  AutoReplyRule: how the app answers an inbound message, and
                AfterHoursReply (when an after-hours rule last answered a patient)
 consent.py     Consent (whether a patient may be texted now) and ConsentEvent (its history)
 canvas.py      LaunchTokenUse: Canvas launch tokens already used
+inbox.py       Conversation (one per pair of numbers) and InboxCounter (per number of
+               ours): what the inbox lists and counts, without reading messages
 outbound.py    ScheduledMessage (send later, exactly once) and SendAttempt (a send whose
                outcome is unknown, until it is looked up on Twilio)
 templates.py   MessageTemplate: quick replies staff fill in and edit
@@ -17,6 +19,7 @@ from smsapp.models.audit import AuditEvent, AuditRetention
 from smsapp.models.auto_reply import AfterHoursReply, AutoReplyRule
 from smsapp.models.canvas import LaunchTokenUse
 from smsapp.models.consent import Consent, ConsentEvent
+from smsapp.models.inbox import Conversation, InboxCounter
 from smsapp.models.mirror import Media, Message, Phone, StatusEvent, SyncRun
 from smsapp.models.outbound import ScheduledMessage, SendAttempt
 from smsapp.models.queue import PeriodicJob, QueueWorker
@@ -29,6 +32,8 @@ __all__ = [
     "AutoReplyRule",
     "Consent",
     "ConsentEvent",
+    "Conversation",
+    "InboxCounter",
     "LaunchTokenUse",
     "Media",
     "Message",

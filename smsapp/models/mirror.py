@@ -207,9 +207,10 @@ class Message(models.Model):
     SUMMARY_BODY_CHARS = 160  # one SMS segment: enough for a log line, small for 200 rows
 
     @classmethod
-    def summary(cls, row: dict[str, Any]) -> dict[str, Any]:
+    def summary(cls, row: dict[str, Any], *, whole_body: bool = False) -> dict[str, Any]:
         """message_list's item, from a row of SUMMARY_FIELDS: the original's {sid, sent,
-        status, mediaCount}, plus what a log line needs. `sent` is null while Twilio has
+        status, mediaCount}, plus what a log line needs (the body's first 160 characters;
+        `whole_body` for a thread, which shows it all). `sent` is null while Twilio has
         not sent the message (queued)."""
         return {
             "sid": row["sid"],
@@ -219,7 +220,7 @@ class Message(models.Model):
             "from": row["from_number"],
             "to": row["to_number"],
             "direction": row["direction"],
-            "body": row["body"][: cls.SUMMARY_BODY_CHARS],
+            "body": row["body"] if whole_body else row["body"][: cls.SUMMARY_BODY_CHARS],
             "created": _iso(row["date_created"]),
             "errorCode": row["error_code"],
             "errorMessage": row["error_message"] or None,

@@ -28,7 +28,7 @@ from smsapp.lib.keywords import Keyword, keyword_of, word_of
 from smsapp.lib.write_lock import write_lock
 from smsapp.models import Consent, ConsentEvent, Message
 from smsapp.models.consent import ALL_NUMBERS
-from smsapp.services import audit
+from smsapp.services import audit, inbox
 
 Source = ConsentEvent.Source
 
@@ -75,6 +75,14 @@ def refusal(*, our_number: str, patient_number: str) -> OptedOut:
     """The answer to a send that was not made: when and how the patient opted out."""
     found = state(our_number=our_number, patient_number=patient_number)
     return OptedOut(found.information(refused=True))
+
+
+def mark_opted_out(our_number: str, items: list[dict]) -> list[dict]:
+    """Set `optedOut` on a page of conversations/<our_number>'s items."""
+    opted_out = opted_out_numbers(our_number, [item["counterpart"] for item in items])
+    for item in items:
+        item["optedOut"] = item["counterpart"] in opted_out
+    return items
 
 
 def opted_out_numbers(our_number: str, numbers: Iterable[str]) -> set[str]:
@@ -187,6 +195,7 @@ def record(
         locked = rows.select_for_update(of=("self",)).select_related("event").order_by("our_number")
         older = [row.pk for row in locked if row.event is None or row.event.at <= at]
         Consent.objects.filter(pk__in=older).update(opted_out=opted_out, event=event)
+        inbox.patient_changed(patient_number)  # lists show `optedOut`: they look again
     return event
 
 

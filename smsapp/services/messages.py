@@ -23,7 +23,7 @@ from smsapp.lib.public_urls import status_callback_url
 from smsapp.lib.validation import check_message_sid
 from smsapp.lib.write_lock import write_lock
 from smsapp.models import Media, Message, Phone, SendAttempt
-from smsapp.services import audit, consent, lookup
+from smsapp.services import audit, consent, inbox, lookup
 from smsapp.services import media as media_cache
 from smsapp.services.mirror import mirror_message
 from smsapp.twilio_gateway import TwilioError
@@ -236,7 +236,7 @@ def _record_anyway(action: str, **entry: Any) -> None:
 
 def delete(*, sid: str, actor: audit.Actor = audit.SYSTEM) -> None:
     """Delete a message on Twilio, then its mirror row, media rows and cached files, and
-    record who deleted it.
+    its place in its conversation, and record who deleted it.
 
     A message Twilio already forgot is still removed from the mirror; one neither knows
     is NotFound. Twilio refusing (e.g. 20009, still being processed) leaves the mirror
@@ -257,7 +257,9 @@ def delete(*, sid: str, actor: audit.Actor = audit.SYSTEM) -> None:
             raise NotFound(f"There is no message {sid}, here or on Twilio.")
         if message is not None:
             files = [item.file.name for item in message.media.all() if item.file]
+            row = inbox.message_row(message)
             message.delete()
+            inbox.message_deleted(row)
             # Files are not transactional: remove them only once the rows are surely gone.
             transaction.on_commit(lambda: _delete_files(files))
         audit.record(

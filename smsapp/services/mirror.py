@@ -3,7 +3,8 @@ reads, the ones the API sends or fetches, the ones webhooks deliver, and status 
 
 Sync, the JSON API and the webhooks all write through these functions, so the rules hold
 whoever writes: a message is stored once per SID, a status only moves forward
-(Message.statuses_before), and media rows are never duplicated.
+(Message.statuses_before), media rows are never duplicated, and the inbox's conversations
+change in the same transaction as their messages (smsapp.services.inbox).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.utils import timezone
 
 from smsapp.lib.write_lock import write_lock
 from smsapp.models import Media, Message, StatusEvent
-from smsapp.services import consent
+from smsapp.services import consent, inbox
 
 
 @dataclass
@@ -53,7 +54,8 @@ def _status_is_behind(record: dict[str, Any], current: dict[str, Any]) -> bool:
 
 
 def upsert_messages(records: list[dict[str, Any]]) -> Counts:
-    """Create or update one page of message records in a single statement.
+    """Create or update one page of message records: the new ones in one INSERT, the
+    changed ones in one upsert, then their conversations (smsapp.services.inbox).
 
     Only the fields Twilio gives (the record's keys) are compared and written, so columns
     the app keeps for itself on Message are never overwritten by a sync."""
@@ -65,23 +67,49 @@ def upsert_messages(records: list[dict[str, Any]]) -> Counts:
     existing = {
         row[0]: row[1:] for row in Message.objects.filter(sid__in=sids).values_list("sid", *fields)
     }
-    to_write = []
+    new, changed = [], []
     for record in records:
         row = existing.get(record["sid"])
         if row is None:
-            counts.created += 1
+            new.append(record)
+            continue
+        current = dict(zip(fields, row, strict=True))
+        if _status_is_behind(record, current):
+            record = {**record, **{name: current[name] for name in _STATUS_FIELDS}}
+        if all(current[name] == record[name] for name in fields):
+            counts.unchanged += 1
         else:
-            current = dict(zip(fields, row, strict=True))
-            if _status_is_behind(record, current):
-                record = {**record, **{name: current[name] for name in _STATUS_FIELDS}}
-            if all(current[name] == record[name] for name in fields):
-                counts.unchanged += 1
-                continue
-            counts.updated += 1
-        to_write.append(record)
-    if to_write:
-        _upsert_rows(to_write, fields)
+            changed.append(record)
+    ids = _insert_rows(new, fields)
+    # Stored meanwhile by a webhook (PostgreSQL lets the two race): updated, not created,
+    # so its conversation counts it once.
+    changed += [r for r in new if r["sid"] not in ids]
+    if changed:
+        _upsert_rows(changed, fields)
+    counts.created, counts.updated = len(ids), len(changed)
+    inbox.record_new({**r, "id": ids[r["sid"]]} for r in new if r["sid"] in ids)
+    inbox.refresh_newest(changed)
     return counts
+
+
+_INSERT_CHUNK = 500  # rows per INSERT: well under both databases' limits on parameters
+
+
+def _insert_rows(records: list[dict[str, Any]], fields: list[str]) -> dict[str, int]:
+    """INSERT ... ON CONFLICT (sid) DO NOTHING RETURNING sid, id: the records' SIDs that
+    were stored now, with their ids. A SID another transaction stored first is left out,
+    which is how the caller tells a new message from one it only thought new."""
+    ids: dict[str, int] = {}
+    for start in range(0, len(records), _INSERT_CHUNK):
+        sql, rows = _row_statement(records[start : start + _INSERT_CHUNK], fields)
+        values = ", ".join([f"({', '.join(['%s'] * len(rows[0]))})"] * len(rows))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"{sql} VALUES {values} ON CONFLICT (sid) DO NOTHING RETURNING sid, id",
+                [value for row in rows for value in row],
+            )
+            ids.update(cursor.fetchall())
+    return ids
 
 
 def _upsert_rows(records: list[dict[str, Any]], fields: list[str]) -> None:
@@ -92,6 +120,22 @@ def _upsert_rows(records: list[dict[str, Any]], fields: list[str]) -> None:
     and running every field's prepare hooks per message, which dominated a sync's time
     (bench/README.md). Columns the records do not carry get their model default on insert
     and are left alone on update."""
+    sql, rows = _row_statement(records, fields)
+    quote = connection.ops.quote_name
+    columns = [quote(Message._meta.get_field(name).column) for name in fields]
+    sql += (
+        f" VALUES ({', '.join(['%s'] * len(rows[0]))}) ON CONFLICT ({quote('sid')}) DO UPDATE SET "
+        + ", ".join(f"{column} = EXCLUDED.{column}" for column in columns)
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
+def _row_statement(
+    records: list[dict[str, Any]], fields: list[str]
+) -> tuple[str, list[tuple[Any, ...]]]:
+    """`INSERT INTO message (columns)` and the records as rows of values for it: the SID
+    and `fields` from the records, every other column its model default."""
     meta = Message._meta
     names = ["sid", *fields]
     written = [meta.get_field(name) for name in names]
@@ -100,13 +144,7 @@ def _upsert_rows(records: list[dict[str, Any]], fields: list[str]) -> None:
     adapt = connection.ops.adapt_datetimefield_value
     defaults = tuple(f.get_db_prep_save(_default(f), connection) for f in others)
     quote = connection.ops.quote_name
-    columns = [quote(f.column) for f in written + others]
-    sql = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(columns)}) "  # noqa: S608 - names from _meta
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
-        f"ON CONFLICT ({quote(meta.get_field('sid').column)}) DO UPDATE SET "
-        + ", ".join(f"{column} = EXCLUDED.{column}" for column in columns[1 : len(written)])
-    )
+    columns = ", ".join(quote(f.column) for f in written + others)
     rows = [
         tuple(
             adapt(record[name]) if is_datetime else record[name]
@@ -115,8 +153,7 @@ def _upsert_rows(records: list[dict[str, Any]], fields: list[str]) -> None:
         + defaults
         for record in records
     ]
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)
+    return f"INSERT INTO {quote(meta.db_table)} ({columns})", rows  # noqa: S608 - names from _meta
 
 
 def _default(field: models.Field) -> Any:
@@ -167,12 +204,13 @@ def mirror_message(record: dict[str, Any], *, media: Iterable[dict[str, Any]] = 
     with transaction.atomic():
         upsert_messages([record])
         for event in StatusEvent.objects.filter(message_id=sid):
-            Message.objects.advance_status(
+            if Message.objects.advance_status(
                 sid=sid,
                 status=event.status,
                 error_code=event.error_code,
                 error_message=event.error_message,
-            )
+            ):
+                inbox.status_changed(sid=sid, status=event.status)
         save_media({sid: list(media)})
     return Message.objects.get(sid=sid)
 
@@ -199,10 +237,11 @@ def receive_message(
     media: Sequence[InboundMedia] = (),
     opt_out_type: str = "",
 ) -> Message | None:
-    """Store an inbound message and its media rows in one transaction, with the consent
-    change of an opt-out or opt-in keyword (smsapp.services.consent; `opt_out_type` is
-    Twilio's word for a keyword it handled). Returns the new Message, or None when this
-    MessageSid was already stored (a retried delivery).
+    """Store an inbound message and its media rows in one transaction, with its
+    conversation and the consent change of an opt-out or opt-in keyword
+    (smsapp.services.consent; `opt_out_type` is Twilio's word for a keyword it handled).
+    Returns the new Message, or None when this MessageSid was already stored (a retried
+    delivery).
 
     Twilio retries an inbound webhook that timed out or failed, so the same MessageSid
     can arrive twice, even at the same moment. The unique constraint on Message.sid
@@ -242,6 +281,7 @@ def receive_message(
                 ],
                 ignore_conflicts=True,
             )
+            inbox.record_new([inbox.message_row(message)])
             consent.record_keyword(message, opt_out_type=opt_out_type)
     except IntegrityError:
         if Message.objects.filter(sid=sid).exists():
@@ -261,8 +301,9 @@ def record_status_callback(
     to_number: str = "",
 ) -> bool:
     """Store the callback as a StatusEvent and advance the message if `status` is a step
-    forward. Returns whether the message moved. A send that failed with Twilio's 21610
-    (a Messaging Service reports it here) records the patient's opt-out too.
+    forward (and its conversation, if it is the newest message there). Returns whether
+    the message moved. A send that failed with Twilio's 21610 (a Messaging Service reports
+    it here) records the patient's opt-out too.
 
     Retries and out-of-order callbacks are stored too (the history is the point) and the
     conditional UPDATE makes them harmless. A message not mirrored yet moves nothing; its
@@ -283,9 +324,12 @@ def record_status_callback(
             consent.record_twilio_refusal(
                 our_number=from_number, patient_number=to_number, message_sid=message_sid
             )
-        return Message.objects.db_manager(using).advance_status(
+        moved = Message.objects.db_manager(using).advance_status(
             sid=message_sid, status=status, error_code=error_code, error_message=error_message
         )
+        if moved:
+            inbox.status_changed(sid=message_sid, status=status, using=using)
+        return moved
 
 
 def _insert_event(using: str, **values: Any) -> None:

@@ -7,11 +7,20 @@ answer. Every failure is `{"information": ..., "fields": ...}` (api_view), never
 
 from __future__ import annotations
 
+import hashlib
+import json
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotModified,
+    JsonResponse,
+)
 from django.urls import reverse
+from django.utils.http import parse_etags
 
 from smsapp.lib import hours, validation
 from smsapp.lib.errors import InvalidInput, NotFound
@@ -19,9 +28,20 @@ from smsapp.lib.paging import page_size
 from smsapp.lib.public_urls import inbound_webhook_url
 from smsapp.lib.zones import zone_of
 from smsapp.models import Message, SendAttempt, SyncRun
-from smsapp.services import audit, consent, media, messages, phones, scheduled, sync, templates
+from smsapp.services import (
+    audit,
+    consent,
+    inbox,
+    media,
+    messages,
+    phones,
+    scheduled,
+    sync,
+    templates,
+)
 from smsapp.web.decorators import api_view, json_error
 from smsapp.web.scope import (
+    listed_counterpart,
     require_in_scope,
     require_message_in_scope,
     require_scheduled_in_scope,
@@ -37,6 +57,22 @@ def _page_response(request: HttpRequest, items: list[dict], next_cursor: str | N
             query["limit"] = request.GET["limit"]
         response["X-Next-Page"] = f"{url}?{urlencode(query)}"
     return response
+
+
+def _etag(*parts: object) -> str:
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:32]
+    return f'W/"{digest}"'
+
+
+def _not_modified(request: HttpRequest, etag: str) -> HttpResponse | None:
+    """304 when the caller already holds this answer (If-None-Match), else None. The
+    page's polls send it: unchanged answers cost one indexed lookup and no body."""
+    held = request.headers.get("If-None-Match", "")
+    if held and (held.strip() == "*" or etag in parse_etags(held)):
+        response = HttpResponseNotModified()
+        response["ETag"] = etag
+        return response
+    return None
 
 
 # --- reads -----------------------------------------------------------------------------
@@ -65,12 +101,12 @@ def message_list(request: HttpRequest, number: str, direction: str) -> JsonRespo
 
 def _opens(request: HttpRequest) -> bool:
     """Whether a conversation request is someone opening it, for the audit trail: a GET of
-    its newest page. An older page (`before`), a newer one (`after`) or a conditional
-    request (If-None-Match, If-Modified-Since), which is how a page polls an open
-    thread, reads a conversation already opened and is not recorded again."""
+    its newest page. An older page (`before`), a look again at a thread already open
+    (`refresh`, as the inbox's thread asks when its conversation changed) or a
+    conditional request (If-None-Match, If-Modified-Since) is not recorded again."""
     return (
         request.method == "GET"
-        and not any(key in request.GET for key in ("before", "after"))
+        and not any(key in request.GET for key in ("before", "refresh"))
         and not any(header in request.headers for header in ("If-None-Match", "If-Modified-Since"))
     )
 
@@ -88,7 +124,49 @@ def conversation(request: HttpRequest, number: str, counterpart: str) -> JsonRes
         opened_by=audit.Actor.of(request) if _opens(request) else None,
     )
     url = reverse("smsapp:conversation", args=[number, counterpart])
-    return _page_response(request, [Message.summary(r) for r in rows], next_cursor, url)
+    items = [Message.summary(r, whole_body=True) for r in rows]
+    return _page_response(request, items, next_cursor, url)
+
+
+@api_view("GET", scope="patient")
+def conversations(request: HttpRequest, number: str) -> HttpResponse:
+    """The inbox of one of our numbers, newest activity first; ETag-conditional."""
+    number = validation.path_number(number)
+    counterpart = request.GET.get("counterpart") or None
+    if counterpart:
+        counterpart = validation.path_number(counterpart, field="counterpart")
+    counterpart = listed_counterpart(request, counterpart)
+    limit = page_size(request.GET.get("limit"))
+    version = inbox.list_version(our_number=number, counterpart=counterpart)
+    etag = _etag("conversations", number, counterpart, version, request.GET.urlencode())
+    if (unchanged := _not_modified(request, etag)) is not None:
+        return unchanged
+    items, next_cursor = inbox.conversation_page(
+        our_number=number,
+        filter=request.GET.get("filter") or "all",
+        limit=limit,
+        before=request.GET.get("before"),
+        counterpart=counterpart,
+    )
+    consent.mark_opted_out(number, items)
+    response = _page_response(
+        request, items, next_cursor, reverse("smsapp:conversations", args=[number])
+    )
+    response["ETag"] = etag
+    return response
+
+
+@api_view("GET", scope="patient")
+def inbox_counts(request: HttpRequest) -> HttpResponse:
+    """Conversations with unread texts and needing a reply, in all and per number of ours
+    (in a session limited to a patient, that patient's only); ETag-conditional."""
+    answer = inbox.counts(counterpart=listed_counterpart(request, None))
+    etag = _etag("inbox_counts", json.dumps(answer, sort_keys=True))
+    if (unchanged := _not_modified(request, etag)) is not None:
+        return unchanged
+    response = JsonResponse(answer)
+    response["ETag"] = etag
+    return response
 
 
 @api_view("GET", scope="patient")
@@ -127,6 +205,24 @@ def message_delete(request: HttpRequest, message_sid: str) -> JsonResponse:
     require_message_in_scope(request, message_sid)
     messages.delete(sid=message_sid, actor=audit.Actor.of(request))
     return JsonResponse({"sid": message_sid, "deleted": True})
+
+
+@api_view("POST", scope="patient")
+def conversation_read(request: HttpRequest, number: str, counterpart: str) -> JsonResponse:
+    """Staff read the conversation: up to `upto` (the newest message the page showed), or
+    everything. Answers the texts still unread (newer than `upto`)."""
+    number = validation.path_number(number)
+    counterpart = validation.path_number(counterpart, field="counterpart")
+    require_in_scope(request, number, counterpart)
+    upto = validation.json_object(request.body).get("upto") or ""
+    unread = inbox.mark_read(
+        our_number=number,
+        counterpart=counterpart,
+        user=request.user,
+        upto=upto,
+        actor=audit.Actor.of(request),
+    )
+    return JsonResponse({"unread": unread})
 
 
 @api_view("POST", perm="smsapp.send_message", scope="patient")

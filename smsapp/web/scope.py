@@ -7,7 +7,8 @@ claim): reading them, their media, sending to and deleting them. Routes that rea
 beyond one conversation (the per-number logs, webhooks, sync) are refused outright.
 
 api_view applies the route-level part (`scope=`); views whose answer depends on which
-numbers a request names call `require_in_scope` or `require_message_in_scope`.
+numbers a request names call `require_in_scope` or `require_message_in_scope`, and the
+inbox's listings show only what `listed_counterpart` allows.
 Sessions signed in with a cookie are never limited.
 """
 
@@ -40,6 +41,18 @@ def require_in_scope(request: HttpRequest, *numbers: str) -> None:
     number = limited_to(request)
     if number is not None and (not number or number not in numbers):
         raise Forbidden(OUT_OF_SCOPE)
+
+
+def listed_counterpart(request: HttpRequest, counterpart: str | None) -> str | None:
+    """The one counterpart a listing of conversations may show: the one asked for (None:
+    every one), or in a session limited to a patient that patient's number ("" when the
+    chart had none: nothing); asking there for another number is Forbidden."""
+    number = limited_to(request)
+    if number is None:
+        return counterpart
+    if counterpart is not None and counterpart != number:
+        raise Forbidden(OUT_OF_SCOPE)
+    return number
 
 
 def require_message_in_scope(request: HttpRequest, sid: str) -> None:

@@ -22,6 +22,13 @@ urlpatterns = [
     _api("sync/<int:run_id>", api.sync_run, "sync_run"),
     _api("message_list/<str:number>/<str:direction>", api.message_list, "message_list"),
     _api("conversation/<str:number>/<str:counterpart>", api.conversation, "conversation"),
+    _api(
+        "conversation/<str:number>/<str:counterpart>/read",
+        api.conversation_read,
+        "conversation_read",
+    ),
+    _api("conversations/<str:number>", api.conversations, "conversations"),
+    _api("inbox_counts", api.inbox_counts, "inbox_counts"),
     _api("message/<str:message_sid>", api.message, "message"),
     _api("medias/<str:message_sid>", api.medias, "medias"),
     _api("medias/<str:message_sid>/<str:media_sid>", api.medias, "media_item"),

@@ -69,6 +69,10 @@ def _nothing_ran(page) -> None:
 
 
 def _open_detail(page) -> None:
+    """Opened for the patient, the page shows their inbox thread; the original
+    conversation view, where a message's detail opens, is one choice away."""
+    page.click("#thread-back")
+    page.select_option("#log-view", "conversation")
     page.locator("#log-list .bubble").click()
     expect(page.locator("#log-detail .gallery li")).to_have_count(3)
 
@@ -111,6 +115,20 @@ def test_signed_in_to_the_app_an_svg_and_a_script_are_downloads_too(app, hostile
     for kind in ("image/svg+xml", "application/javascript"):
         link = _attachment(page, kind)
         expect(link).to_have_attribute("href", re.compile("/medias/"))
+        with page.expect_download():
+            link.click()
+    _nothing_ran(page)
+
+
+def test_in_an_inbox_thread_only_the_picture_shows_and_the_rest_are_downloads(app, hostile_mms):
+    page = app.open(f"/?patient={PATIENT}")
+
+    bubble = page.locator("#thread-list .bubble")
+    expect(bubble.locator("img")).to_have_count(1)
+    expect(bubble.locator("img")).to_have_js_property("naturalWidth", 48)
+    for kind in ("image/svg+xml", "application/javascript"):
+        link = bubble.get_by_role("link", name=kind)
+        expect(link).to_have_attribute("download", re.compile("ME"))
         with page.expect_download():
             link.click()
     _nothing_ran(page)

@@ -1,7 +1,8 @@
 """Consent and quiet hours on the page, in a real browser: the Send tab warns as soon as an
-opted-out number is typed and keeps Send off; the Log's conversation shows a banner with
-the reason and switches its reply box off (consent.js, for the inbox's thread too); a
-manual send inside the patient's quiet hours asks first. Screenshots at two widths."""
+opted-out number is typed and keeps Send off; the inbox's thread shows a banner with the
+reason and switches its reply box off (consent.js); a manual send inside the patient's
+quiet hours asks first, in the Send tab and in the thread (quiet.js). Screenshots at two
+widths."""
 
 import json
 import re
@@ -13,7 +14,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from smsapp.models import Message, ScheduledMessage
-from smsapp.services import consent
+from smsapp.services import consent, inbox
 from tests.browser.helpers import TWILIO, twilio_error, twilio_message
 from tests.browser.helpers import screenshots_at_two_widths as _screenshots
 from tests.factories import MessageFactory, PhoneFactory
@@ -80,15 +81,28 @@ def test_the_conversation_shows_the_reason_and_switches_the_reply_box_off(
 ):
     page = app.open(f"/?patient={PATIENT}")
 
-    banner = page.locator("#log-consent")
+    banner = page.locator("#reply-consent")
     expect(banner).to_be_visible()
     expect(banner).to_contain_text("Opted out of texts")
     expect(banner).to_contain_text("They can text START to opt back in.")
-    expect(page.locator("#log-reply-text")).to_be_disabled()
-    expect(page.locator("#log-reply-send")).to_be_disabled()
-    expect(page.locator("#log-reply-text")).to_have_attribute("aria-describedby", "log-consent")
-    expect(page.locator("#log-list li")).to_have_count(2)
-    _screenshots(page, screenshots, "consent-conversation-banner")
+    expect(page.locator("#reply-text")).to_be_disabled()
+    expect(page.locator("#reply-send")).to_be_disabled()
+    expect(page.locator("#reply-text")).to_have_attribute(
+        "aria-describedby", re.compile(r"^reply-consent ")
+    )
+    expect(page.locator("#thread-list li")).to_have_count(2)
+    _screenshots(page, screenshots, "consent-thread-banner")
+
+
+def test_the_inbox_list_marks_the_patient_as_opted_out(app, twilio, stopped):
+    inbox.record_new(inbox.message_row(m) for m in Message.objects.all())  # as mirrored
+    page = app.open()
+
+    row = page.locator("#inbox-list li", has_text="+1 415 555 0199")
+    expect(row.locator(".chip", has_text="Opted out")).to_be_visible()
+    expect(row.locator(".chip", has_text="Opted out")).to_have_attribute(
+        "title", re.compile("opted out of texts")
+    )
 
 
 def test_the_reply_box_sends_and_a_refusal_switches_it_off(app, twilio, phone, screenshots):
@@ -97,24 +111,24 @@ def test_the_reply_box_sends_and_a_refusal_switches_it_off(app, twilio, phone, s
     sid = "SM" + "5" * 32
     _twilio_accepts(twilio, sid, "Yes, see you at 4.")
     page = app.open(f"/?patient={PATIENT}")
-    expect(page.locator("#log-consent")).to_be_hidden()
+    expect(page.locator("#thread-list li")).to_have_count(1)
+    expect(page.locator("#reply-consent")).to_be_hidden()
 
-    page.fill("#log-reply-text", "Yes, see you at 4.")
-    page.click("#log-reply-send")
+    page.fill("#reply-text", "Yes, see you at 4.")
+    page.click("#reply-send")
 
-    expect(page.locator("#log-reply-state")).to_have_text("Sent.")
-    expect(page.locator("#log-list li")).to_have_count(2)
-    expect(page.locator("#log-reply-text")).to_have_value("")
+    expect(page.locator("#thread-list li")).to_have_count(2)
+    expect(page.locator("#reply-text")).to_have_value("")
 
     # Twilio learned of a STOP this app never saw: 21610, recorded, and the box goes off.
     refusal = twilio_error(21610, "Attempt to send to unsubscribed recipient")
     twilio.replace("POST", f"{TWILIO}/Messages.json", json=refusal, status=400)
-    page.fill("#log-reply-text", "One more thing: bring your card.")
-    page.click("#log-reply-send")
+    page.fill("#reply-text", "One more thing: bring your card.")
+    page.click("#reply-send")
 
-    expect(page.locator("#log-consent")).to_contain_text("(error 21610)")
-    expect(page.locator("#log-reply-send")).to_be_disabled()
-    expect(page.locator("#log-reply-text")).to_have_value("One more thing: bring your card.")
+    expect(page.locator("#reply-consent")).to_contain_text("(error 21610)")
+    expect(page.locator("#reply-send")).to_be_disabled()
+    expect(page.locator("#reply-text")).to_have_value("One more thing: bring your card.")
     assert consent.is_opted_out(our_number=OURS, patient_number=PATIENT)
 
 
@@ -171,15 +185,15 @@ def test_send_now_inside_quiet_hours_sends_at_once(app, twilio, phone, settings)
 def test_the_reply_box_asks_too_and_cancel_sends_nothing(app, twilio, phone, settings):
     _quiet_now(settings)
     page = app.open(f"/?patient={PATIENT}")
-    page.fill("#log-reply-text", "See you tomorrow.")
-    page.click("#log-reply-send")
+    page.fill("#reply-text", "See you tomorrow.")
+    page.click("#reply-send")
 
-    prompt = page.locator("#log-reply-quiet")
+    prompt = page.locator("#reply-quiet")
     expect(prompt).to_contain_text("for this patient: send now or schedule for")
     prompt.get_by_role("button", name="Cancel").click()
 
     expect(prompt).to_be_hidden()
-    expect(page.locator("#log-reply-text")).to_have_value("See you tomorrow.")
+    expect(page.locator("#reply-text")).to_have_value("See you tomorrow.")
     assert _posts(twilio) == 0
     assert not ScheduledMessage.objects.exists()
     assert json.dumps(app.dialogs) == "[]"

@@ -7,6 +7,7 @@ import pytest
 from playwright.sync_api import expect
 
 from smsapp.models import LaunchTokenUse, Message
+from smsapp.services import inbox
 from tests.browser.helpers import TWILIO, twilio_message
 from tests.factories import MessageFactory, PhoneFactory
 from tests.test_launch_tokens import launch_token
@@ -56,13 +57,14 @@ def chart(browser, other_site, live_server, transactional_db, settings):
 
 def _conversation():
     PhoneFactory(phone_number=OURS, friendly_name="Front desk", sms=True, mms=True)
-    MessageFactory(
+    message = MessageFactory(
         direction=Message.Direction.INBOUND,
         from_number=PATIENT,
         to_number=OURS,
         body="Can I move my appointment?",
         status=Message.Status.RECEIVED,
     )
+    inbox.record_new([inbox.message_row(message)])  # as the mirror stores it
 
 
 def test_the_framed_page_opens_on_the_patient_and_sends_with_no_cookie(chart, twilio):
@@ -76,10 +78,10 @@ def test_the_framed_page_opens_on_the_patient_and_sends_with_no_cookie(chart, tw
 
     page, frame = chart(launch_token(phone=PATIENT))
 
-    # The Log opens on the conversation with the chart's patient.
-    expect(frame.locator("#log-view")).to_have_value("conversation")
-    bubbles = frame.locator("#log-list li")
+    # The Log opens on the conversation with the chart's patient, read once shown.
+    bubbles = frame.locator("#thread-list li")
     expect(bubbles).to_have_count(1)
+    expect(frame.locator("#log-badge")).to_be_hidden(timeout=8000)
     expect(bubbles.nth(0)).to_contain_text("Can I move my appointment?")
     # Send has the patient's number, and sending works through the bearer token.
     frame.locator("#tab-send").click()
@@ -97,9 +99,9 @@ def test_the_launch_token_never_appears_in_a_request_url_or_referer(chart, twili
     token = launch_token(phone=PATIENT)
 
     page, frame = chart(token)
-    expect(frame.locator("#log-list li")).to_have_count(1)
-    frame.locator("#log-list .bubble").click()  # more requests: the message's detail
-    expect(frame.locator("#log-detail")).to_contain_text("Can I move my appointment?")
+    expect(frame.locator("#thread-list li")).to_have_count(1)
+    frame.locator("#thread-back").click()  # more requests: the list, its counts
+    expect(frame.locator("#inbox-list li")).to_contain_text("Can I move my appointment?")
 
     sent = chart.requests
     assert any(r["url"].endswith("/embed/") for r in sent)  # the shell, without the fragment
@@ -119,12 +121,12 @@ def test_reloading_the_pane_keeps_working_without_a_new_launch(chart, twilio):
     _conversation()
 
     page, frame = chart(launch_token(phone=PATIENT))
-    expect(frame.locator("#log-list li")).to_have_count(1)
+    expect(frame.locator("#thread-list li")).to_have_count(1)
 
     for _ in range(2):
         page.frames[1].evaluate("() => location.reload()")
-        expect(frame.locator("#log-list li")).to_have_count(1)
-    expect(frame.locator("#log-list li").nth(0)).to_contain_text("Can I move my appointment?")
+        expect(frame.locator("#thread-list li")).to_have_count(1)
+    expect(frame.locator("#thread-list li").nth(0)).to_contain_text("Can I move my appointment?")
 
     assert LaunchTokenUse.objects.count() == 1  # traded once
     renewals = [r for r in chart.requests if r["url"].endswith("/embed/renew/")]
@@ -149,11 +151,11 @@ def test_where_the_browser_keeps_session_storage_even_reloading_the_chart_works(
         )
     )
     frame = page.frame_locator("#sms")
-    expect(frame.locator("#log-list li")).to_have_count(1)
+    expect(frame.locator("#thread-list li")).to_have_count(1)
 
     page.reload()
 
-    expect(frame.locator("#log-list li")).to_have_count(1)
+    expect(frame.locator("#thread-list li")).to_have_count(1)
     assert frame.locator("#embed-state [role=alert]").count() == 0
     assert LaunchTokenUse.objects.count() == 1
 
@@ -162,11 +164,11 @@ def test_where_nothing_could_be_kept_reloading_the_chart_asks_to_open_sms_again(
     _conversation()
 
     page, frame = chart(launch_token(phone=PATIENT))
-    expect(frame.locator("#log-list li")).to_have_count(1)
+    expect(frame.locator("#thread-list li")).to_have_count(1)
     page.reload()  # a frame on another site, no storage: the used launch token again
 
     expect(frame.locator("#embed-state [role=alert]")).to_contain_text("has already been used")
-    assert frame.locator("#log-list li").count() == 0
+    assert frame.locator("#thread-list li").count() == 0
 
 
 def test_a_reused_launch_shows_the_refusal_in_the_pane_and_no_data(chart, screenshots):
@@ -184,7 +186,7 @@ def test_a_reused_launch_shows_the_refusal_in_the_pane_and_no_data(chart, screen
             expect(alert).to_contain_text("has already been used")
             expect(alert).to_contain_text("open SMS again from the patient")
             expect(page.locator("#app")).to_be_hidden()
-            assert page.locator("#log-list li").count() == 0
+            assert page.locator("#thread-list li").count() == 0
             page.screenshot(path=screenshots / f"embed-refused-{width}.png", full_page=True)
     finally:
         other.close()
@@ -198,7 +200,7 @@ def test_limited_to_the_patient_the_pane_offers_only_their_conversation(
 
     for width in (420, 1280):
         page, frame = chart(launch_token(phone=PATIENT), width=width)
-        expect(frame.locator("#log-list li")).to_have_count(1)
+        expect(frame.locator("#thread-list li")).to_have_count(1)
         expect(frame.locator("#log-view")).to_be_hidden()  # no other view to choose
         expect(frame.locator("#log-counterpart")).to_be_hidden()
         frame.locator("#tab-send").click()

@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from smsapp.models import Message
+from smsapp.services import inbox
 from tests import twilio_payloads as tw
 from tests.browser.helpers import TWILIO, png, twilio_error, twilio_message, twilio_phone
 from tests.factories import BASE_TIME, MediaFactory, MessageFactory, PhoneFactory
@@ -79,6 +80,7 @@ def test_log_sent_view_pages_through_older_messages(app, phone):
         MessageFactory(from_number=OURS, to_number=PATIENT, body=f"Reminder {n:02d}")
 
     page = app.open()
+    page.select_option("#log-view", "from")
     rows = page.locator("#log-list .msg-row")
     expect(rows).to_have_count(30)
     expect(rows.first).to_contain_text("Reminder 34")  # newest first
@@ -137,6 +139,8 @@ def test_older_conversation_pages_go_above(app, phone):
         )
 
     page = app.open(f"/?patient={PATIENT}")
+    page.click("#thread-back")  # opened on the patient's thread in the inbox
+    page.select_option("#log-view", "conversation")  # the original view, for the patient
     texts = page.locator("#log-list .bubble-text")
     expect(texts).to_have_count(30)
     expect(texts.first).to_have_text("Line 05")
@@ -150,8 +154,9 @@ def test_older_conversation_pages_go_above(app, phone):
 
 def test_an_empty_conversation_says_what_to_do(app, phone):
     page = app.open(f"/?patient={PATIENT}")
+    page.click("#thread-back")
+    page.select_option("#log-view", "conversation")
 
-    expect(page.locator("#log-view")).to_have_value("conversation")
     expect(page.locator("#log-state")).to_have_text(
         "No messages with +1 415 555 0199 yet. Send the first one from Send."
     )
@@ -162,6 +167,7 @@ def test_delete_asks_first_and_says_what_happened(app, twilio, phone):
     twilio.delete(f"{TWILIO}/Messages/{doomed.sid}.json", status=204)
 
     page = app.open()
+    page.select_option("#log-view", "from")
     page.locator("#log-list .msg-row").click()
     page.click("#detail-delete")
 
@@ -178,6 +184,7 @@ def test_declining_the_confirmation_deletes_nothing(app, twilio, phone):
     app.accept_confirm = False
 
     page = app.open()
+    page.select_option("#log-view", "from")
     page.locator("#log-list .msg-row").click()
     page.click("#detail-delete")
 
@@ -251,7 +258,7 @@ def test_send_shows_the_sid_and_the_status_advances_with_the_mirror(app, twilio,
     expect(page.locator("#send-result-note")).to_have_text("Delivered to +1 415 555 0199.")
 
     page.click("#tab-log")  # the Log shows what was just sent
-    expect(page.locator("#log-list .msg-row").first).to_contain_text("See you at 3 pm")
+    expect(page.locator("#inbox-list li").first).to_contain_text("You: See you at 3 pm")
 
 
 def test_a_failed_delivery_shows_twilios_reason(app, twilio, phone):
@@ -469,7 +476,7 @@ def test_without_numbers_the_page_asks_twilio_once_then_says_how_to_get_them(app
     numbers = tw.add_paged_list(twilio, "IncomingPhoneNumbers.json", "incoming_phone_numbers", [[]])
     page = app.open()
 
-    expect(page.locator("#log-state")).to_contain_text("Sync with Twilio")
+    expect(page.locator("#inbox-state")).to_contain_text("Sync with Twilio")
     page.click("#tab-phones")
     expect(page.locator("#phones-state")).to_contain_text("Sync with Twilio")
     page.click("#tab-log")
@@ -522,6 +529,7 @@ def test_screenshots_of_each_tab_at_two_widths(app, twilio, phone, screenshots):
         error_code=30005,
         date_created=BASE_TIME + timedelta(hours=2),
     )
+    inbox.record_new(inbox.message_row(m) for m in Message.objects.all())  # as mirrored
     photo = Message.objects.get(num_media=1)
     media = MediaFactory(message=photo, content_type="image/png")
     twilio.get(
@@ -532,10 +540,16 @@ def test_screenshots_of_each_tab_at_two_widths(app, twilio, phone, screenshots):
 
     for width in (420, 1280):
         page = app.open(f"/?patient={PATIENT}", width=width, height=900)
-        expect(page.locator("#log-list li")).to_have_count(5)
+        expect(page.locator("#thread-list li")).to_have_count(5)
+        expect(page.locator("#thread-list img")).to_have_js_property("naturalWidth", 320)
+        page.screenshot(path=screenshots / f"log-{width}.png", full_page=True)
+        if width == 420:
+            page.click("#thread-back")
+        page.select_option("#log-view", "conversation")
         page.locator("#log-list .bubble").nth(3).click()
         expect(page.locator("#log-detail .gallery img")).to_have_js_property("naturalWidth", 320)
-        page.screenshot(path=screenshots / f"log-{width}.png", full_page=True)
+        page.screenshot(path=screenshots / f"log-conversation-{width}.png", full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
 
         page.click("#tab-send")
         page.fill("#send-text", "Your results are in. Please call us back 📞")
@@ -545,6 +559,6 @@ def test_screenshots_of_each_tab_at_two_widths(app, twilio, phone, screenshots):
         expect(page.locator(".phone-card")).to_have_count(2)
         page.screenshot(path=screenshots / f"phones-{width}.png", full_page=True)
 
-    for name in ("log", "send", "phones"):
+    for name in ("log", "log-conversation", "send", "phones"):
         for width in (420, 1280):
             assert (screenshots / f"{name}-{width}.png").stat().st_size > 5000

@@ -33,10 +33,10 @@ def test_framed_with_a_token_the_page_shows_mms_pictures_from_blob_urls(
     page = app.new_page(signed_in=False)
     page.goto(other_site.framing(f"{app.url}/embed/#launch={launch_token()}"))
     frame = page.frame_locator("#sms")
-    frame.locator("#log-list .bubble").click()
 
-    image = frame.locator("#log-detail .gallery img")
+    image = frame.locator("#thread-list .bubble img")  # the patient's thread opens
     expect(image).to_have_js_property("naturalWidth", 48)
+    assert frame.locator("#thread-list .bubble a").get_attribute("href").startswith("blob:")
     # An <img src> to the API would carry no credentials here (no cookie, and a header
     # cannot be added), so the page fetched the bytes with its token.
     assert image.get_attribute("src").startswith("blob:")

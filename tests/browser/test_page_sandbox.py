@@ -28,13 +28,14 @@ def test_a_newcomer_texts_a_patient_and_sees_the_reply(app, sandbox, worker, set
     expect(page.locator("#simulate-state")).to_have_text(
         "Received; the app answered with 1 auto-reply."
     )
-    expect(page.locator("#log-view")).to_have_value("conversation")
-    bubbles = page.locator("#log-list li")
+    # The inbox opens their conversation.
+    bubbles = page.locator("#thread-list li")
     expect(bubbles.filter(has_text="Hello there")).to_have_class("in")
     # The default auto-reply, with its picture, right after the patient's text.
     reply = bubbles.filter(has_text="Hello!")
     expect(reply).to_have_class("out")
     expect(reply.locator("img.thumb-sm")).to_have_count(1)
+    expect(reply.locator(".auto")).to_have_text("Auto-reply")
     expect(bubbles.last).to_contain_text("Hello!")
     expect(bubbles.nth(-2)).to_contain_text("Hello there")
 

@@ -205,13 +205,24 @@ export function startTokenRenewal() {
 
 /** Call `url`; resolves to {data, next} (next: the X-Next-Page link), or to a Blob with
     `asBlob`; rejects with an ApiError carrying a sentence a person can act on. */
-export function request(url, method, body, asBlob, retried) {
+export function request(url, method, body, asBlob) {
+  return call(url, method, body, { asBlob: asBlob });
+}
+
+/** GET a route of the API unless it still answers what `etag` names (the page's polls):
+    resolves to {notModified: true}, or to {data, next, etag}. */
+export function apiIfChanged(path, etag) {
+  return call(cfg.apiBase + path, "GET", undefined, { etag: etag });
+}
+
+function call(url, method, body, opts, retried) {
   const headers = { Accept: "application/json" };
   const init = { method: method, headers: headers, credentials: auth.token ? "omit" : "same-origin" };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
+  if (opts.etag) headers["If-None-Match"] = opts.etag;
   if (auth.token) headers.Authorization = "Bearer " + auth.token;
   else if (method !== "GET" && cfg.csrfToken) headers["X-CSRFToken"] = cfg.csrfToken;
 
@@ -222,11 +233,12 @@ export function request(url, method, body, asBlob, retried) {
     .then(function (res) {
       if (res.status === 401 && auth.token && !retried) {
         return renewToken().then(function (renewed) {
-          if (renewed) return request(url, method, body, asBlob, true);
+          if (renewed) return call(url, method, body, opts, true);
           throw new ApiError("Your session in Canvas has ended; reopen this page from the chart.", 401);
         });
       }
-      if (res.ok && asBlob) return res.blob();
+      if (res.status === 304) return { notModified: true };
+      if (res.ok && opts.asBlob) return res.blob();
       return res.text().then(function (text) {
         let data = null;
         try {
@@ -240,7 +252,7 @@ export function request(url, method, body, asBlob, retried) {
           if (!info) info = "The server answered with an error (HTTP " + res.status + "); try again.";
           throw new ApiError(info, res.status, data && data.fields, data);
         }
-        return { data: data, next: res.headers.get("X-Next-Page") };
+        return { data: data, next: res.headers.get("X-Next-Page"), etag: res.headers.get("ETag") };
       });
     });
 }

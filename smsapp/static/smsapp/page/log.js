@@ -1,14 +1,14 @@
-/* The Log tab: one of our numbers' sent or received messages, or the conversation with
-   one number and its reply box (reply.js); the selected message's details, its media,
-   and deleting it. */
+/* The Log tab: the inbox (inbox.js, where it opens) or the original lists: one of our
+   numbers' sent or received messages, or the conversation with one number; the selected
+   message's details, its media, and deleting it. */
 
 import {
   $, api, chip, clear, el, enc, errorInWords, FINAL, fieldError, may, noNumbersSentence,
   numbers, onNumbersChanged, patientNumber, patientOnly, phoneLabel, plural, request, say,
   timeNode,
 } from "./core.js";
+import { hideInbox, openConversation, showInbox } from "./inbox.js";
 import { addThumbnails, mediaNode } from "./media.js";
-import { showReplyBox, startReplyBox } from "./reply.js";
 import { compactNumber, e164Problem, formatNumber } from "./sms.js";
 
 const PAGE_SIZE = 30;
@@ -19,7 +19,7 @@ const state = {
   items: [],
   next: null,
   seq: 0,
-  view: "from",
+  view: "inbox",
   number: "",
   counterpart: "",
   selected: null,
@@ -59,11 +59,15 @@ function emptySentence() {
   return "Nothing received by " + ours + " yet. Messages patients send to it appear here.";
 }
 
-/** (Re)load the list for what the form says now. */
+/** (Re)load the list for what the form says now: the inbox (inbox.js), or one of the
+    original lists. */
 export function showLog() {
   state.number = $("log-number").value;
   state.view = $("log-view").value;
   $("log-counterpart-field").hidden = state.view !== "conversation" || patientOnly();
+  $("log-lists").hidden = state.view === "inbox";
+  if (state.view === "inbox") return showInbox(state.number);
+  hideInbox();
   const seq = ++state.seq;
   state.items = [];
   state.next = null;
@@ -71,7 +75,6 @@ export function showLog() {
   $("log-older").hidden = true;
   $("log-older-top").hidden = true;
   $("log-list").classList.toggle("conversation", state.view === "conversation");
-  showReplyBox("", "");
   if (!state.number) {
     say($("log-state"), numbers.list === null ? "Loading…" : noNumbersSentence(), numbers.error ? "error" : "");
     return;
@@ -86,7 +89,6 @@ export function showLog() {
     }
     fieldError($("log-counterpart"), $("log-counterpart-error"), "");
     state.counterpart = compactNumber($("log-counterpart").value);
-    showReplyBox(state.number, state.counterpart);
   }
   say($("log-state"), "Loading messages…");
   api(logUrl())
@@ -102,6 +104,9 @@ export function showLog() {
 
 /** Open the conversation with `counterpart` on the chosen number. */
 export function showConversation(counterpart) {
+  if ($("log-view").value === "inbox") return showInbox(state.number).then(function () {
+    openConversation(counterpart);
+  });
   $("log-view").value = "conversation";
   $("log-counterpart").value = counterpart;
   showLog();
@@ -322,7 +327,6 @@ function closeDetail() {
 
 export function start() {
   onNumbersChanged(fillNumberSelect);
-  startReplyBox(showLog);
   $("log-number").addEventListener("change", showLog);
   $("log-view").addEventListener("change", function () {
     $("log-counterpart-field").hidden = $("log-view").value !== "conversation";
@@ -341,15 +345,14 @@ export function start() {
     if (event.key === "Escape") closeDetail();
   });
 
-  // Opened for a patient: start on the conversation with them.
+  // Opened for a patient, the inbox opens their conversation (inbox.js); the original
+  // "conversation with one number" is ready for them too.
   const patient = patientNumber();
-  if (patient) {
-    $("log-counterpart").value = patient;
-    $("log-view").value = "conversation";
-  }
-  // A session that reaches only this patient (EMBED_SCOPE=patient): only that conversation.
+  if (patient) $("log-counterpart").value = patient;
+  // A session that reaches only this patient (EMBED_SCOPE=patient): the inbox shows only
+  // their conversation, and the per-number lists are refused.
   if (patientOnly()) {
-    $("log-view").value = "conversation";
+    $("log-view").value = "inbox";
     $("log-view").parentNode.hidden = true;
     $("log-counterpart-field").hidden = true;
   }

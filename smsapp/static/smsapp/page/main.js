@@ -1,20 +1,21 @@
-/* The three-tab page: Log, Send, Phones. It only calls the JSON API (see README, "Routes").
+/* The three-tab page: Log, Send, Phones. It only calls the JSON API (docs/api.md).
 
    The page's only script: loaded with <script type="module">, so it runs once the HTML is
    parsed, and it imports the rest. One module per tab (log.js, send.js, phones.js, and
-   sandbox.js for the sandbox's "patient texts" form); send-result.js shows what happened
-   to a text sent (or scheduled, or whose outcome is being looked up) and the pending
-   scheduled texts; templates.js (the template picker), schedule.js ("Send later", the
-   pending list), consent.js (the opted-out banner) and quiet.js (the quiet-hours
-   question) serve any message box, reply.js is the Log conversation's; core.js holds
-   what they share (API client, DOM
-   helpers, status words, the account's numbers); sms.js holds the plain helpers for
-   segments and phone numbers; embed.js opens the page inside Canvas. This file waits for
-   a session, hides what the user's role does not allow, wires the tab bar and starts the
-   tabs. */
+   sandbox.js for the sandbox's "patient texts" form). The Log opens on the inbox
+   (inbox.js: the conversations and the live counts; thread.js: one conversation;
+   reply.js: its reply box). Any message box uses compose.js (counter, errors by field),
+   templates.js (the template picker), schedule.js ("Send later", the pending list),
+   lookup.js (sends whose outcome is unknown), consent.js (the opted-out banner) and
+   quiet.js (the quiet-hours question); send-result.js shows the Send tab's outcome.
+   core.js holds what all share (API client, DOM helpers, status words, the account's
+   numbers); sms.js the plain helpers for segments and phone numbers; embed.js opens the
+   page inside Canvas. This file waits for a session, hides what the user's role does not
+   allow, wires the tab bar and starts the tabs. */
 
 import { $, cfg, may, startTokenRenewal } from "./core.js";
 import { openEmbed } from "./embed.js";
+import * as inbox from "./inbox.js";
 import * as log from "./log.js";
 import * as phones from "./phones.js";
 import * as sandbox from "./sandbox.js";
@@ -72,6 +73,7 @@ function start() {
   applyPermissions();
   wireTabs();
   log.start();
+  inbox.start();
   if (may("smsapp.send_message")) {
     send.start();
     sandbox.start();

@@ -1,5 +1,5 @@
-/* A message's attachments in the page: thumbnails in a conversation's bubbles, and the
-   gallery of the message's detail.
+/* A message's attachments in the page: thumbnails in a conversation's bubbles, every
+   attachment in an inbox thread's bubbles, and the gallery of the message's detail.
 
    Only raster images (PNG, JPEG, GIF, WebP), sound and video are shown or opened: no
    browser runs them. Everything else (SVG, HTML, JavaScript, PDF, unknown types) is only
@@ -19,26 +19,44 @@ function mediaKind(contentType) {
   return "download";
 }
 
-/** Pictures of an MMS as small thumbnails in its bubble, like a phone's messaging app
-    (the list gives only a count, so the message's media list is read once). Selecting
-    the bubble shows them full size in the detail. */
+/** Pictures of an MMS as small thumbnails in its bubble in the Log's conversation, like a
+    phone's messaging app (the list gives only a count, so the message's media list is
+    read once). Selecting the bubble shows them full size in the detail. */
 export function addThumbnails(sid, holder) {
+  eachMedia(sid, function (item, i, all) {
+    if (mediaKind(item.contentType) === "image") holder.appendChild(thumbnail(item, i, all.length, false));
+  });
+}
+
+/** Every attachment of a message in its bubble in an inbox thread: pictures as
+    thumbnails that open full size, sound and video with players, anything else as a
+    download link (mediaNode). */
+export function addAttachments(sid, holder) {
+  eachMedia(sid, function (item, i, all) {
+    const image = mediaKind(item.contentType) === "image";
+    holder.appendChild(image ? thumbnail(item, i, all.length, true) : mediaNode(item, i, all.length));
+  });
+}
+
+function eachMedia(sid, show) {
   api("message/" + enc(sid))
     .then(function (r) {
-      (r.data.media || []).forEach(function (item, i, all) {
-        if (mediaKind(item.contentType) !== "image") return;
-        const img = el("img", { cls: "thumb-sm", attrs: { alt: "Image " + (i + 1) + " of " + all.length, loading: "lazy" } });
-        setSource(item.url, function (src) {
-          img.src = src;
-        });
-        holder.appendChild(img);
-      });
+      (r.data.media || []).forEach(show);
     })
     .catch(function () {
       /* the bubble still says how many attachments there are */
     });
 }
 
+function thumbnail(item, index, count, linked) {
+  const img = el("img", { cls: "thumb-sm", attrs: { alt: "Image " + (index + 1) + " of " + count, loading: "lazy" } });
+  const link = linked ? el("a", { attrs: { target: "_blank", rel: "noopener" } }, [img]) : null;
+  setSource(item.url, function (src) {
+    img.src = src;
+    if (link) link.href = src;
+  });
+  return link || img;
+}
 
 /** One media item: raster images as images (opening full size), video and audio with
     players, anything else only as a download link, never opened in the page's origin. */

@@ -6,7 +6,8 @@
    time with that zone's offset for sms_send's `sendAt`.
 
    Exported for every message box (the Send tab, the inbox's thread): zoneFor,
-   readSendLater, describeTime, loadPending, renderPending, cancelScheduled. */
+   readSendLater, describeTime, zoneLabel, sendsWhen, loadPending, renderPending,
+   cancelScheduled. */
 
 import { api, clear, el, enc } from "./core.js";
 
@@ -103,6 +104,18 @@ export function describeTime(date, info) {
   const patient = format(date, info.timeZone) + (info.fromNumber ? " for the patient" : "");
   if (info.clinicTimeZone === info.timeZone) return patient + (info.fromNumber ? "" : " (clinic time)");
   return patient + " · " + format(date, info.clinicTimeZone) + " at the clinic";
+}
+
+/** Where a "Send later" time is read: "for the patient (America/Chicago)", or the
+    clinic's zone when the number does not tell. */
+export function zoneLabel(info) {
+  return info.fromNumber ? "for the patient (" + info.timeZone + ")" : "(clinic time, " + info.timeZone + ")";
+}
+
+/** "Sends Tue, Mar 10, 9:30 AM CDT for the patient." for a time that may be chosen, else "". */
+export function sendsWhen(value, info) {
+  const read = readSendLater(value, info.timeZone);
+  return read.problem ? "" : "Sends " + describeTime(read.date, info) + ".";
 }
 
 /** GET scheduled/<from>?counterpart=<to>: the texts still to be sent, soonest first. */

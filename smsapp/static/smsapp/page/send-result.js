@@ -7,19 +7,17 @@
      it up on Twilio (send_attempt/<id>, polled), then it shows what Twilio did;
    - the pending scheduled texts between From and To, each with Cancel. */
 
-import { $, api, chip, clear, el, enc, errorInWords, FINAL, say } from "./core.js";
+import { $, api, chip, clear, enc, errorInWords, FINAL, say } from "./core.js";
 import { markStale } from "./log.js";
+import { lookupChip, watchUnknown } from "./lookup.js";
 import { cancelScheduled, describeTime, loadPending, renderPending, zoneFor } from "./schedule.js";
 import { formatNumber } from "./sms.js";
 
 const POLL_EVERY_MS = 2500;
 const POLL_FOR_MS = 3 * 60 * 1000; // after that, the Log shows later changes
-const LOOKUP_EVERY_MS = 3000;
-const LOOKUP_STATES = { checking: ["Checking", "pending"], found: ["Sent", "sent"], not_sent: ["Not sent", "bad"] };
 
-// `seq` counts results shown, so polling for an older one stops. `unknown`: the text
-// whose outcome is being looked up ({from, to, text}), which Send must not repeat.
-const state = { seq: 0, unknown: null, onUnknownChange: null, pendingSeq: 0 };
+// `seq` counts results shown, so polling for an older one stops.
+const state = { seq: 0, pendingSeq: 0 };
 
 /** Show the result panel with a title and, for a text Twilio knows, its SID. */
 function open(title, sid) {
@@ -80,56 +78,18 @@ export function showScheduled(answer, to, info) {
 /** A send whose outcome is unknown: Send stays off for it until Twilio is asked. */
 export function showUnknown(answer, sent) {
   const seq = open("May have been sent to " + formatNumber(answer.to || sent.to));
-  state.unknown = sent;
-  changed();
-  followAttempt(answer, seq);
-}
-
-function followAttempt(attempt, seq) {
-  if (seq !== state.seq) return;
-  const words = LOOKUP_STATES[attempt.state];
-  clear($("send-result-status"));
-  $("send-result-status").appendChild(el("span", { cls: "chip chip-" + words[1], text: words[0], attrs: { "data-status": attempt.state } }));
-  const note = $("send-result-note");
-  if (attempt.state === "checking") {
-    say(note, attempt.information);
-    setTimeout(function () {
-      if (seq !== state.seq) return;
-      api("send_attempt/" + enc(attempt.id))
-        .then(function (r) {
-          followAttempt(r.data, seq);
-        })
-        .catch(function () {
-          followAttempt(attempt, seq); // still unknown: keep Send off and ask again
-        });
-    }, LOOKUP_EVERY_MS);
-    return;
-  }
-  state.unknown = null;
-  changed();
-  if (attempt.state === "found") {
+  watchUnknown(answer, sent, function (attempt) {
+    if (seq !== state.seq) return;
+    clear($("send-result-status"));
+    $("send-result-status").appendChild(lookupChip(attempt));
+    const note = $("send-result-note");
+    if (attempt.state === "checking") return say(note, attempt.information);
+    if (attempt.state === "not_sent") return say(note, attempt.information, "error");
     markStale();
     api("message/" + enc(attempt.sid)).then(function (r) {
       showSent(r.data);
     });
-    return;
-  }
-  say(note, attempt.information, "error");
-}
-
-function changed() {
-  if (state.onUnknownChange) state.onUnknownChange();
-}
-
-/** Whether this text is the one being looked up (Send must stay off for it). */
-export function isBeingLookedUp(from, to, text) {
-  const u = state.unknown;
-  return !!u && u.from === from && u.to === to && u.text === text;
-}
-
-/** Called when a lookup starts or ends, so the form can switch Send on or off. */
-export function onLookupChange(listener) {
-  state.onUnknownChange = listener;
+  });
 }
 
 // ---- the pending scheduled texts -----------------------------------------------------

@@ -5,14 +5,16 @@
 
 import {
   $, api, cfg, clear, el, fieldError, numbers, onNumbersChanged, patientNumber, patientOnly,
-  phoneLabel, plural, say,
+  phoneLabel, say,
 } from "./core.js";
 import { consentWatcher, refusedByConsent } from "./consent.js";
 import { markStale } from "./log.js";
 import { askIfQuiet, heldNote } from "./quiet.js";
-import { describeTime, readSendLater, tomorrowMorning, zoneFor } from "./schedule.js";
-import { isBeingLookedUp, onLookupChange, showPending, showScheduled, showSent, showUnknown } from "./send-result.js";
-import { compactNumber, countSegments, e164Problem } from "./sms.js";
+import { readSendLater, sendsWhen, tomorrowMorning, zoneFor, zoneLabel } from "./schedule.js";
+import { isBeingLookedUp, onLookupChange } from "./lookup.js";
+import { showPending, showScheduled, showSent, showUnknown } from "./send-result.js";
+import { clearErrors, showCount, showErrors } from "./compose.js";
+import { compactNumber, e164Problem } from "./sms.js";
 import { applyTemplate, fillTemplatePicker, loadTemplates, placeholderProblem } from "./templates.js";
 
 // `toTouched`: To is checked while typing only once the user has left it filled in (or
@@ -42,21 +44,7 @@ function fillNumberSelect() {
 }
 
 function updateCounter() {
-  const text = $("send-text").value;
-  const c = countSegments(text);
-  const mediaCount = mediaUrls().length;
-  let words = plural(c.units, "character", "characters") + " · " + plural(c.segments, "segment", "segments");
-  if (c.encoding === "UCS-2") {
-    words += " · Unicode (" + c.perSegment + " per segment): “" + c.offender + "” is not in the GSM-7 set";
-  } else if (c.segments > 1) {
-    words += " (" + c.perSegment + " per segment)";
-  }
-  if (mediaCount) words += " · sent as MMS";
-  const counter = $("send-counter");
-  counter.textContent = words;
-  counter.setAttribute("data-segments", String(c.segments));
-  counter.setAttribute("data-encoding", c.encoding);
-  counter.classList.toggle("is-costly", c.segments > 1 || c.encoding === "UCS-2");
+  showCount($("send-counter"), $("send-text").value, mediaUrls().length);
 }
 
 function checkTo(force) {
@@ -121,31 +109,15 @@ const SEND_FIELDS = {
 };
 
 function clearSendErrors() {
-  Object.keys(SEND_FIELDS).forEach(function (k) {
-    const ids = SEND_FIELDS[k];
-    fieldError(ids[0] && $(ids[0]), $(ids[1]), "");
-  });
-  say($("send-error"), "");
+  clearErrors(SEND_FIELDS, $("send-error"));
 }
 
 /** Show each error by the field it names; what the user typed stays where it was. */
 function showSendErrors(fields, information) {
-  let firstInput = null;
-  const unplaced = [];
-  Object.keys(fields || {}).forEach(function (key) {
-    const base = key.indexOf("mediaUrls") === 0 ? "mediaUrls" : key;
-    const ids = SEND_FIELDS[base];
-    if (!ids) {
-      unplaced.push(fields[key]);
-      return;
-    }
-    const input = ids[0] ? $(ids[0]) : mediaInputs()[0];
-    fieldError(input, $(ids[1]), fields[key]);
-    if (base === "callbackUrl") $("send-advanced").open = true;
-    if (!firstInput && input) firstInput = input;
+  if (fields && fields.callbackUrl) $("send-advanced").open = true;
+  showErrors(SEND_FIELDS, fields, information, $("send-error"), function () {
+    return mediaInputs()[0];
   });
-  if (unplaced.length || !firstInput) say($("send-error"), unplaced.length ? unplaced.join(" ") : information, "error");
-  (firstInput || $("send-error")).focus();
 }
 
 /** Send (or schedule) what the form says. `quietAnswered`: the user was asked about the
@@ -305,10 +277,9 @@ function updateLaterHint() {
   const info = state.zone;
   const hint = $("send-at-hint");
   if (!info || !$("send-later").checked) return say(hint, info ? "" : "Enter the patient’s number (To) first: the time is read in their time zone.");
-  $("send-at-zone").textContent = info.fromNumber ? "for the patient (" + info.timeZone + ")" : "(clinic time, " + info.timeZone + ")";
+  $("send-at-zone").textContent = zoneLabel(info);
   const read = readSendLater($("send-at").value, info.timeZone);
-  if (read.problem) return say(hint, "");
-  say(hint, "Sends " + describeTime(read.date, info) + "." + heldNote(info, read.date));
+  say(hint, read.problem ? "" : sendsWhen($("send-at").value, info) + heldNote(info, read.date));
 }
 
 function toggleLater() {
