@@ -306,6 +306,11 @@ if CANVAS_LAUNCH_KEY and len(CANVAS_LAUNCH_KEY) < 32:
         "python3 -c 'import secrets; print(secrets.token_urlsafe(48))'."
     )
 CANVAS_ORIGIN = _base_url("CANVAS_ORIGIN")
+# The Canvas instance the plugin is installed on (https://<clinic>.canvasmedical.com): where
+# the app reads the patient directory and records texts in charts (docs/canvas.md). Empty:
+# the app never calls Canvas (no names from the directory but what the plugin pushes, no
+# texts in charts, no badge).
+CANVAS_INSTANCE_URL = _base_url("CANVAS_INSTANCE_URL")
 # The role (smsapp.roles) a Canvas user gets on their first launch.
 CANVAS_DEFAULT_GROUP = env.str("CANVAS_DEFAULT_GROUP", default="SMS agents")
 # What a session opened from a chart reaches: `clinic`, every conversation (Canvas staff

@@ -16,6 +16,8 @@ _AGENT = [
     "smsapp.view_message",  # conversations, messages, media
     "smsapp.send_message",  # also schedules texts, and cancels any pending one
     "smsapp.view_messagetemplate",  # the Send tab's template picker
+    "smsapp.add_numberlink",  # link a number to a patient's chart (and undo it)
+    "smsapp.delete_numberlink",
 ]
 ROLES: dict[str, list[str]] = {
     AGENTS: _AGENT,
@@ -40,6 +42,10 @@ ROLES: dict[str, list[str]] = {
         "smsapp.view_consentevent",
         "smsapp.add_consentevent",  # record consent given on paper (or withdrawn), with a note
         "smsapp.view_conversation",  # the inbox's rows, in the admin
+        "smsapp.view_canvaspatient",  # the patient directory, staff's links, chart records
+        "smsapp.view_patientnumber",
+        "smsapp.view_numberlink",
+        "smsapp.view_chartrecord",
         "django_tasks_database.view_dbtaskresult",  # background jobs, with a failed one's error
     ],
 }

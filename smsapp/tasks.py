@@ -11,6 +11,8 @@ bodies). The jobs:
     services/lookup.py     look_up_send (a send whose outcome is unknown)
     services/media.py      cache_media (right after an inbound MMS)
     services/audit.py      purge_audit_events (periodic: past AUDIT_RETENTION_DAYS)
+    services/chart.py      record_in_charts (texts into Canvas charts; also periodic, for
+                           retries), push_badge (the unread total to Canvas's icon)
     this module            purge_launch_tokens (periodic)
 
 The workers enqueue the periodic ones themselves (periodic_jobs, smsapp.worker).
@@ -24,8 +26,9 @@ from typing import NamedTuple
 from django_tasks import task
 from django_tasks.base import Task
 
+from smsapp import canvas_gateway
 from smsapp.models import LaunchTokenUse
-from smsapp.services import audit, scheduled, sync
+from smsapp.services import audit, chart, scheduled, sync
 
 
 class Periodic(NamedTuple):
@@ -47,6 +50,8 @@ def periodic_jobs() -> dict[str, Periodic]:
         "recover_stuck_sends": Periodic(scheduled.recover_stuck_sends, timedelta(minutes=5)),
         "purge_audit_events": Periodic(audit.purge_audit_events, timedelta(days=1)),
     }
+    if canvas_gateway.is_configured():
+        jobs["record_in_charts"] = Periodic(chart.record_in_charts, timedelta(minutes=1))
     if every := sync.reconcile_every():
         jobs["reconcile"] = Periodic(sync.reconcile_job, every)
     return jobs

@@ -4,7 +4,15 @@ from datetime import UTC, datetime, timedelta
 
 import factory
 
-from smsapp.models import AutoReplyRule, Media, Message, Phone, StatusEvent
+from smsapp.models import (
+    AutoReplyRule,
+    CanvasPatient,
+    Media,
+    Message,
+    PatientNumber,
+    Phone,
+    StatusEvent,
+)
 
 BASE_TIME = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
@@ -75,3 +83,18 @@ class AutoReplyRuleFactory(factory.django.DjangoModelFactory):
     pattern = "help"
     reply_text = "Call us at +1 415 555 0100."
     priority = 50
+
+
+def in_directory(patient_id: str, *numbers: str, name: str = "Ann Smith", opted_out=()):
+    """A Canvas patient in the app's directory with these mobile numbers, as the plugin's
+    push stores them."""
+    patient, _ = CanvasPatient.objects.update_or_create(
+        patient_id=patient_id, defaults={"name": name}
+    )
+    for rank, number in enumerate(numbers):
+        PatientNumber.objects.update_or_create(
+            patient=patient,
+            number=number,
+            defaults={"rank": rank, "opted_out": number in opted_out},
+        )
+    return patient

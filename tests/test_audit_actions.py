@@ -17,7 +17,13 @@ from smsapp.roles import ADMINISTRATORS
 from smsapp.services import messages
 from tests import twilio_payloads as tw
 from tests.conftest import user_in_role
-from tests.factories import AutoReplyRuleFactory, MediaFactory, MessageFactory, PhoneFactory
+from tests.factories import (
+    AutoReplyRuleFactory,
+    MediaFactory,
+    MessageFactory,
+    PhoneFactory,
+    in_directory,
+)
 from tests.test_embed import bearer, fresh_client, launched_api_token, trade
 from tests.test_launch_tokens import PATIENT_ID, STAFF_ID, launch_token
 
@@ -25,7 +31,7 @@ pytestmark = pytest.mark.django_db
 
 API = "/plugin-io/api/twilio_sms_mms/"
 US = "+14155550100"
-PATIENT = "+14155550199"  # the launch token's phone (tests.test_launch_tokens)
+PATIENT = "+14155550199"
 TEXT = "Your biopsy results are ready"
 Action = AuditEvent.Action
 
@@ -390,7 +396,8 @@ def test_refused_launches_are_recorded_with_the_reason(db):
     ]
 
 
-def test_a_session_from_a_chart_names_its_patient_on_what_concerns_them(db):
+def test_the_patient_directory_names_the_patient_on_what_concerns_them(db):
+    in_directory(PATIENT_ID, PATIENT)
     token = launched_api_token()
     client = fresh_client()
     other = "+14155550111"

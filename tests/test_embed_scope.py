@@ -12,8 +12,7 @@ from smsapp.models import Message
 from smsapp.web.scope import OUT_OF_SCOPE
 from tests import twilio_payloads as tw
 from tests.factories import MediaFactory, MessageFactory, PhoneFactory
-from tests.test_embed import bearer, launched_api_token, trade
-from tests.test_launch_tokens import launch_token
+from tests.test_embed import bearer, chart_token, launched_api_token, trade
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +56,7 @@ def _refused(response) -> None:
 def test_the_session_knows_it_is_limited(settings):
     settings.EMBED_SCOPE = "patient"
 
-    response = trade(Client(), launch_token(phone=PATIENT))
+    response = trade(Client(), chart_token(phone=PATIENT))
 
     assert response.json()["session"]["scope"] == "patient"
 
@@ -140,7 +139,7 @@ def test_the_session_is_renewed_as_usual(limited):
 def test_a_chart_without_a_mobile_number_reaches_no_conversation(settings):
     settings.EMBED_SCOPE = "patient"
     ours, _ = _threads()
-    token = launched_api_token(drop=("phone",))
+    token = launched_api_token()
 
     response = Client().get(f"{API}message/{ours.sid}", **bearer(token))
 

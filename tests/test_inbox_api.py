@@ -88,6 +88,7 @@ def test_the_list_shows_each_conversation_newest_activity_first(agent_client):
         "counterpart": patient(1),
         "name": None,
         "patientId": None,
+        "patients": [],
         "unread": 1,
         "needsReply": True,
         "optedOut": False,
@@ -147,12 +148,13 @@ def test_the_list_costs_the_same_queries_for_five_or_fifty_conversations(
 ):
     store(*[inbound(frm=patient(n), minutes=n) for n in range(5)])
 
-    # Who calls, the list's version (its ETag), the page, its opted-out numbers.
-    with django_assert_num_queries(AUTH + 3):
+    # Who calls, the list's version (its ETag), the page, its opted-out numbers, and its
+    # patients: the charts that list its numbers, and staff's links.
+    with django_assert_num_queries(AUTH + 5):
         get(agent_client, f"conversations/{US}")
     store(*[inbound(frm=patient(n), minutes=n) for n in range(5, 50)])
     inbox.mark_read(our_number=US, counterpart=patient(7), user=get_user_model().objects.first())
-    with django_assert_num_queries(AUTH + 3):
+    with django_assert_num_queries(AUTH + 5):
         assert len(get(agent_client, f"conversations/{US}").json()) == 50
 
 
@@ -371,7 +373,7 @@ def test_a_limited_session_may_read_its_patient_but_no_one_else(limited):
 def test_a_limited_session_from_a_chart_without_a_mobile_number_sees_nothing(settings):
     settings.EMBED_SCOPE = "patient"
     store(inbound(frm=PATIENT))
-    auth = bearer(launched_api_token(drop=("phone",)))
+    auth = bearer(launched_api_token())
 
     assert Client().get(f"{API}conversations/{US}", **auth).json() == []
     assert Client().get(f"{API}inbox_counts", **auth).json()["unread"] == 0

@@ -25,7 +25,6 @@ def launch_token(*, key: str = KEY, drop: tuple[str, ...] = (), algorithm="HS256
         "aud": launch.LAUNCH_AUDIENCE,
         "sub": STAFF_ID,
         "patient": PATIENT_ID,
-        "phone": "+14155550199",
         "iat": now,
         "exp": now + 300,
         "jti": uuid.uuid4().hex,
@@ -43,26 +42,18 @@ def reason_for(token: str, **options) -> str:
     return refused.value.reason
 
 
-def test_a_good_token_gives_staff_patient_phone_and_id():
+def test_a_good_token_gives_staff_patient_and_id():
     token = launch_token(jti="launch-1")
 
     claims = launch.decode_launch_token(token, key=KEY)
 
-    assert (claims.staff_id, claims.patient_id, claims.patient_phone, claims.jti) == (
-        STAFF_ID, PATIENT_ID, "+14155550199", "launch-1",
-    )  # fmt: skip
+    assert (claims.staff_id, claims.patient_id, claims.jti) == (STAFF_ID, PATIENT_ID, "launch-1")
 
 
-def test_the_phone_is_optional():
-    claims = launch.decode_launch_token(launch_token(drop=("phone",)), key=KEY)
+def test_a_phone_claim_from_an_old_plugin_is_not_read():
+    claims = launch.decode_launch_token(launch_token(phone="+14155550199"), key=KEY)
 
-    assert claims.patient_phone == ""
-
-
-def test_a_malformed_phone_only_loses_the_prefill():
-    for phone in ("4155550199", "+1 415 555 0199", "+14155550199\n", 14155550199):
-        claims = launch.decode_launch_token(launch_token(phone=phone), key=KEY)
-        assert claims.patient_phone == ""
+    assert "+14155550199" not in repr(claims)
 
 
 def test_an_expired_token_is_refused():
@@ -149,15 +140,12 @@ def test_the_api_key_is_derived_not_the_secret_key_itself():
 
 
 def test_an_api_token_round_trips():
-    token = launch.issue_api_token(
-        key=API_KEY, user_id=7, patient_id=PATIENT_ID, patient_phone="+14155550199"
-    )
+    token = launch.issue_api_token(key=API_KEY, user_id=7, patient_id=PATIENT_ID)
 
     claims = launch.decode_api_token(token, key=API_KEY)
 
-    assert (claims.user_id, claims.patient_id, claims.patient_phone) == (
-        7, PATIENT_ID, "+14155550199",
-    )  # fmt: skip
+    assert (claims.user_id, claims.patient_id) == (7, PATIENT_ID)
+    assert "phone" not in jwt.decode(token, options={"verify_signature": False})
     assert claims.expires_at - claims.session_started == launch.API_TOKEN_LIFETIME
 
 

@@ -40,7 +40,6 @@ API_TOKEN_LIFETIME = 15 * 60
 # chart (which checks the user's Canvas session again).
 API_SESSION_MAX_AGE = 12 * 60 * 60
 
-_E164 = re.compile(r"\+[1-9]\d{6,14}")
 _ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 _HS256 = ["HS256"]  # never accept "none" or an algorithm the token picks
 
@@ -58,8 +57,7 @@ class TokenError(Exception):
 @dataclass(frozen=True)
 class LaunchClaims:
     staff_id: str
-    patient_id: str
-    patient_phone: str  # E.164, or "" when the chart has no mobile number
+    patient_id: str  # the app looks their numbers up (smsapp.services.directory)
     jti: str
     expires_at: int  # Unix time
 
@@ -68,7 +66,6 @@ class LaunchClaims:
 class ApiClaims:
     user_id: int
     patient_id: str
-    patient_phone: str
     session_started: int  # Unix time of the launch
     expires_at: int
 
@@ -101,12 +98,9 @@ def decode_launch_token(
     # They become a user name and database keys: Canvas's ids are short and plain.
     if not all(_ID.fullmatch(value) for value in (staff_id, patient_id, jti)):
         raise TokenError("invalid", "This launch link does not name a staff member and patient.")
-    phone = str(claims.get("phone") or "")
     return LaunchClaims(
         staff_id=staff_id,
         patient_id=patient_id,
-        # A malformed number only loses the pre-fill; the page still opens.
-        patient_phone=phone if _E164.fullmatch(phone) else "",
         jti=jti,
         expires_at=int(claims["exp"]),
     )
@@ -123,7 +117,6 @@ def issue_api_token(
     key: str,
     user_id: int,
     patient_id: str = "",
-    patient_phone: str = "",
     session_started: int | None = None,
     now: int | None = None,
     lifetime: int = API_TOKEN_LIFETIME,
@@ -135,7 +128,6 @@ def issue_api_token(
         "aud": API_AUDIENCE,
         "sub": str(user_id),
         "patient": patient_id,
-        "phone": patient_phone,
         "sst": now if session_started is None else session_started,
         "iat": now,
         "exp": now + lifetime,
@@ -162,7 +154,6 @@ def decode_api_token(token: str, *, key: str) -> ApiClaims:
     return ApiClaims(
         user_id=user_id,
         patient_id=str(claims.get("patient") or ""),
-        patient_phone=str(claims.get("phone") or ""),
         session_started=session_started,
         expires_at=int(claims["exp"]),
     )
@@ -188,7 +179,6 @@ def renew_api_token(
         key=key,
         user_id=claims.user_id,
         patient_id=claims.patient_id,
-        patient_phone=claims.patient_phone,
         session_started=claims.session_started,
         now=now,
         lifetime=lifetime,

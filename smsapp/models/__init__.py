@@ -5,7 +5,9 @@ mirror.py      the local mirror of the Twilio account: Phone, Message, Media,
 auto_reply.py  AutoReplyRule: how the app answers an inbound message, and
                AfterHoursReply (when an after-hours rule last answered a patient)
 consent.py     Consent (whether a patient may be texted now) and ConsentEvent (its history)
-canvas.py      LaunchTokenUse: Canvas launch tokens already used
+canvas.py      LaunchTokenUse (Canvas launch tokens already used), the patient directory
+               (CanvasPatient, PatientNumber, NumberLink) and ChartRecord (a text on its
+               way into a patient's chart)
 inbox.py       Conversation (one per pair of numbers) and InboxCounter (per number of
                ours): what the inbox lists and counts, without reading messages
 outbound.py    ScheduledMessage (send later, exactly once) and SendAttempt (a send whose
@@ -17,7 +19,13 @@ audit.py       AuditEvent (who did what, append-only) and AuditRetention (how lo
 
 from smsapp.models.audit import AuditEvent, AuditRetention
 from smsapp.models.auto_reply import AfterHoursReply, AutoReplyRule
-from smsapp.models.canvas import LaunchTokenUse
+from smsapp.models.canvas import (
+    CanvasPatient,
+    ChartRecord,
+    LaunchTokenUse,
+    NumberLink,
+    PatientNumber,
+)
 from smsapp.models.consent import Consent, ConsentEvent
 from smsapp.models.inbox import Conversation, InboxCounter
 from smsapp.models.mirror import Media, Message, Phone, StatusEvent, SyncRun
@@ -30,6 +38,8 @@ __all__ = [
     "AuditEvent",
     "AuditRetention",
     "AutoReplyRule",
+    "CanvasPatient",
+    "ChartRecord",
     "Consent",
     "ConsentEvent",
     "Conversation",
@@ -38,6 +48,8 @@ __all__ = [
     "Media",
     "Message",
     "MessageTemplate",
+    "NumberLink",
+    "PatientNumber",
     "PeriodicJob",
     "Phone",
     "QueueWorker",

@@ -40,7 +40,9 @@ class AuditEvent(models.Model):
         TEMPLATE_CHANGED = "template_changed", "template changed"
         TEMPLATE_DELETED = "template_deleted", "template deleted"
         CONSENT_RECORDED = "consent_recorded", "consent recorded by staff"
+        # target: the number; patient: the Canvas patient it was linked to (or unlinked from).
         NUMBER_LINKED = "number_linked", "number linked to a patient"
+        NUMBER_UNLINKED = "number_unlinked", "number unlinked from a patient"
         # target: the launch token's id (accepted) or why it was refused ("expired", ...).
         LAUNCH_ACCEPTED = "launch_accepted", "embed launch accepted"
         LAUNCH_REFUSED = "launch_refused", "embed launch refused"

@@ -209,14 +209,15 @@ class Conversation(models.Model):
 
     @staticmethod
     def item(row: dict[str, Any]) -> dict[str, Any]:
-        """conversations/<our_number>'s item. `name` and `patientId` stay null until the
-        app knows patients; `optedOut` is set by smsapp.services.consent.mark_opted_out."""
+        """conversations/<our_number>'s item. `name`, `patientId` and `patients` are set by
+        smsapp.services.directory.mark_patients, `optedOut` by consent.mark_opted_out."""
         direction = row["last_direction"]
         read_by = row["last_read_by__username"]
         return {
             "counterpart": row["counterpart"],
             "name": None,
             "patientId": None,
+            "patients": [],
             "unread": row["unread"],
             "needsReply": row["needs_reply"],
             "optedOut": False,

@@ -30,7 +30,7 @@ from django_tasks import task
 
 from smsapp.lib.client_ip import client_ip
 from smsapp.lib.write_lock import write_lock
-from smsapp.models import AuditEvent, AuditRetention
+from smsapp.models import AuditEvent, AuditRetention, NumberLink
 
 Action = AuditEvent.Action
 
@@ -38,14 +38,11 @@ Action = AuditEvent.Action
 @dataclass(frozen=True)
 class Actor:
     """Who does an action: a username or one of AuditEvent.MACHINES, and for a request
-    where it came from. `patient_id` and `patient_phone` are those of the chart a Canvas
-    session was opened from (its API token), "" otherwise."""
+    where it came from."""
 
     name: str
     ip: str | None = None
     request_id: str = ""
-    patient_id: str = ""
-    patient_phone: str = ""
 
     @classmethod
     def of(cls, request: HttpRequest | None, *, name: str | None = None) -> Actor:
@@ -57,20 +54,11 @@ class Actor:
         if name is None:
             user = getattr(request, "user", None)
             name = user.get_username() if user and user.is_authenticated else AuditEvent.ANONYMOUS
-        claims = getattr(request, "api_token", None)
         return cls(
             name=name,
             ip=_address(client_ip(request.META, trusted_proxies=settings.BEHIND_PROXY)),
             request_id=getattr(request, "request_id", ""),
-            patient_id=claims.patient_id if claims else "",
-            patient_phone=claims.patient_phone if claims else "",
         )
-
-    def patient_of(self, number: str) -> str:
-        """The Canvas id of the patient whose number is `number`, when this session was
-        opened from their chart. (The patient directory, once the app has one, answers
-        for every number here.)"""
-        return self.patient_id if number and number == self.patient_phone else ""
 
 
 SYSTEM = Actor(AuditEvent.SYSTEM)
@@ -94,13 +82,13 @@ def record(
     patient_number: str = "",
 ) -> AuditEvent:
     """Write one entry, in the caller's transaction. Who: `actor`, or the actor of
-    `request`. The patient: `patient` (a Canvas id), else the one `patient_number`
-    belongs to when the actor knows it (Actor.patient_of)."""
+    `request`. The patient: `patient` (a Canvas id), else the one `patient_number` is
+    linked to in the patient directory."""
     if (actor is None) == (request is None):
         raise TypeError("audit.record needs either actor or request")
     who = actor or Actor.of(request)
     if patient is None:
-        patient = who.patient_of(patient_number)
+        patient = NumberLink.objects.patient_id_of(patient_number) if patient_number else ""
     # On its own (a read), the write queues behind SQLite's other writers; inside the
     # action's transaction, write_lock does nothing (that transaction holds the lock).
     with write_lock():

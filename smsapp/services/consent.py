@@ -26,7 +26,7 @@ from django.utils import timezone
 from smsapp.lib.errors import OptedOut
 from smsapp.lib.keywords import Keyword, keyword_of, word_of
 from smsapp.lib.write_lock import write_lock
-from smsapp.models import Consent, ConsentEvent, Message
+from smsapp.models import Consent, ConsentEvent, Message, Phone
 from smsapp.models.consent import ALL_NUMBERS
 from smsapp.services import audit, inbox
 
@@ -185,6 +185,10 @@ def record(
             note=note,
         )
         scopes = {ALL_NUMBERS, our_number}
+        if not our_number and settings.CONSENT_SCOPE == "number":
+            # A change for all numbers reaches each of ours, which is what a send reads here,
+            # also where the patient never texted that number.
+            scopes.update(_our_numbers())
         Consent.objects.bulk_create(
             [Consent(patient_number=patient_number, our_number=n) for n in sorted(scopes)],
             ignore_conflicts=True,
@@ -301,6 +305,10 @@ def record_by_staff(
             patient_number=patient_number,
         )
     return event
+
+
+def _our_numbers() -> list[str]:
+    return [n for n in Phone.objects.values_list("phone_number", flat=True) if _phones(n)]
 
 
 def _phones(*numbers: str) -> bool:

@@ -395,18 +395,18 @@ def conversation_page(
     filter: str = "all",
     limit: int = DEFAULT_PAGE_SIZE,
     before: str | None = None,
-    counterpart: str | None = None,
+    counterparts: list[str] | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """The number's conversations, newest activity first, as Conversation.item()s: one
     page and the next page's cursor (None on the last). One index range scan
-    (conversation_newest, or the unread / needs_reply partial index); `counterpart`
-    keeps only the conversation with that number."""
+    (conversation_newest, or the unread / needs_reply partial index); `counterparts`
+    keeps only the conversations with those numbers."""
     if filter not in FILTERS:
         raise InvalidInput({"filter": "filter must be all, unread or needs_reply."})
     cursor = decode_cursor(before) if before else None
     conversations = Conversation.objects.filter(our_number=our_number)
-    if counterpart is not None:
-        conversations = conversations.filter(counterpart=counterpart)
+    if counterparts is not None:
+        conversations = conversations.filter(counterpart__in=counterparts)
     if filter == "unread":
         conversations = conversations.filter(unread__gt=0)
     elif filter == "needs_reply":
@@ -416,20 +416,23 @@ def conversation_page(
     return [Conversation.item(row) for row in page], next_cursor
 
 
-def counts(*, counterpart: str | None = None) -> dict[str, Any]:
+def counts(*, counterparts: list[str] | None = None) -> dict[str, Any]:
     """inbox_counts: conversations with unread texts and needing a reply, in all and per
     number of ours, with each number's version (it moves with every change to one of its
-    conversations). One query: the counters, or with `counterpart` (a session limited to one
-    patient) that patient's conversations."""
-    if counterpart is None:
+    conversations). One query: the counters, or with `counterparts` (a session limited to
+    one patient) that patient's conversations."""
+    if counterparts is None:
         rows = InboxCounter.objects.values_list("our_number", "unread", "needs_reply", "version")
     else:
-        rows = [
-            (number, int(unread > 0), int(needs_reply), version)
-            for number, unread, needs_reply, version in Conversation.objects.filter(
-                counterpart=counterpart
-            ).values_list("our_number", "unread", "needs_reply", "version")
-        ]
+        per_number: dict[str, list[int]] = {}
+        for number, unread, needs_reply, version in Conversation.objects.filter(
+            counterpart__in=counterparts
+        ).values_list("our_number", "unread", "needs_reply", "version"):
+            totals = per_number.setdefault(number, [0, 0, 0])
+            totals[0] += unread > 0
+            totals[1] += needs_reply
+            totals[2] += version
+        rows = [(number, *totals) for number, totals in per_number.items()]
     numbers = {
         number: {"unread": unread, "needsReply": needs_reply, "version": version}
         for number, unread, needs_reply, version in sorted(rows)
@@ -441,24 +444,22 @@ def counts(*, counterpart: str | None = None) -> dict[str, Any]:
     }
 
 
-def patient_changed(patient_number: str) -> None:
-    """Something the list shows of a patient changed outside their messages (their
-    consent): their conversations' versions and their numbers' counters move on, so lists
-    and threads polling with ETags look again."""
-    conversations = Conversation.objects.filter(counterpart=patient_number)
+def patient_changed(*patient_numbers: str) -> None:
+    """Something the list shows of patients changed outside their messages (their consent,
+    their name in the directory): their conversations' versions and their numbers' counters
+    move on, so lists and threads polling with ETags look again."""
+    conversations = Conversation.objects.filter(counterpart__in=patient_numbers)
     numbers = sorted(set(conversations.values_list("our_number", flat=True)))
     conversations.update(version=models.F("version") + 1)
     _bump_counters([(number, 0, 0) for number in numbers])
 
 
-def list_version(*, our_number: str, counterpart: str | None = None) -> int:
-    """What moves whenever the number's list (or, with `counterpart`, that one
-    conversation) changes: the list's ETag. One indexed lookup."""
-    if counterpart is None:
-        found = InboxCounter.objects.filter(our_number=our_number).values_list("version")
-    else:
-        found = Conversation.objects.filter(
-            our_number=our_number, counterpart=counterpart
-        ).values_list("version")
-    row = found.first()
-    return row[0] if row else 0
+def list_version(*, our_number: str, counterparts: list[str] | None = None) -> int:
+    """What moves whenever the number's list (or, with `counterparts`, those conversations)
+    changes: the list's ETag. One indexed lookup (versions only grow, so their sum moves
+    with any of them)."""
+    if counterparts is None:
+        row = InboxCounter.objects.filter(our_number=our_number).values_list("version").first()
+        return row[0] if row else 0
+    found = Conversation.objects.filter(our_number=our_number, counterpart__in=counterparts)
+    return sum(found.values_list("version", flat=True))

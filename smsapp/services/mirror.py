@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from smsapp.lib.write_lock import write_lock
 from smsapp.models import Media, Message, StatusEvent
-from smsapp.services import consent, inbox
+from smsapp.services import chart, consent, inbox
 
 
 @dataclass
@@ -87,7 +87,9 @@ def upsert_messages(records: list[dict[str, Any]]) -> Counts:
     if changed:
         _upsert_rows(changed, fields)
     counts.created, counts.updated = len(ids), len(changed)
-    inbox.record_new({**r, "id": ids[r["sid"]]} for r in new if r["sid"] in ids)
+    stored = [{**r, "id": ids[r["sid"]]} for r in new if r["sid"] in ids]
+    inbox.record_new(stored)
+    chart.queue(stored)
     inbox.refresh_newest(changed)
     return counts
 
@@ -281,7 +283,9 @@ def receive_message(
                 ],
                 ignore_conflicts=True,
             )
-            inbox.record_new([inbox.message_row(message)])
+            row = inbox.message_row(message)
+            inbox.record_new([row])
+            chart.queue([row])
             consent.record_keyword(message, opt_out_type=opt_out_type)
     except IntegrityError:
         if Message.objects.filter(sid=sid).exists():

@@ -30,7 +30,9 @@ from smsapp.lib.zones import zone_of
 from smsapp.models import Message, SendAttempt, SyncRun
 from smsapp.services import (
     audit,
+    chart,
     consent,
+    directory,
     inbox,
     media,
     messages,
@@ -135,10 +137,10 @@ def conversations(request: HttpRequest, number: str) -> HttpResponse:
     counterpart = request.GET.get("counterpart") or None
     if counterpart:
         counterpart = validation.path_number(counterpart, field="counterpart")
-    counterpart = listed_counterpart(request, counterpart)
+    counterparts = listed_counterpart(request, counterpart)
     limit = page_size(request.GET.get("limit"))
-    version = inbox.list_version(our_number=number, counterpart=counterpart)
-    etag = _etag("conversations", number, counterpart, version, request.GET.urlencode())
+    version = inbox.list_version(our_number=number, counterparts=counterparts)
+    etag = _etag("conversations", number, counterparts, version, request.GET.urlencode())
     if (unchanged := _not_modified(request, etag)) is not None:
         return unchanged
     items, next_cursor = inbox.conversation_page(
@@ -146,9 +148,10 @@ def conversations(request: HttpRequest, number: str) -> HttpResponse:
         filter=request.GET.get("filter") or "all",
         limit=limit,
         before=request.GET.get("before"),
-        counterpart=counterpart,
+        counterparts=counterparts,
     )
     consent.mark_opted_out(number, items)
+    directory.mark_patients(items)
     response = _page_response(
         request, items, next_cursor, reverse("smsapp:conversations", args=[number])
     )
@@ -160,7 +163,7 @@ def conversations(request: HttpRequest, number: str) -> HttpResponse:
 def inbox_counts(request: HttpRequest) -> HttpResponse:
     """Conversations with unread texts and needing a reply, in all and per number of ours
     (in a session limited to a patient, that patient's only); ETag-conditional."""
-    answer = inbox.counts(counterpart=listed_counterpart(request, None))
+    answer = inbox.counts(counterparts=listed_counterpart(request, None))
     etag = _etag("inbox_counts", json.dumps(answer, sort_keys=True))
     if (unchanged := _not_modified(request, etag)) is not None:
         return unchanged
@@ -222,7 +225,32 @@ def conversation_read(request: HttpRequest, number: str, counterpart: str) -> Js
         upto=upto,
         actor=audit.Actor.of(request),
     )
+    chart.unread_changed()
     return JsonResponse({"unread": unread})
+
+
+@api_view("POST", "DELETE", perm="smsapp.add_numberlink", scope="patient")
+def conversation_patient(request: HttpRequest, number: str, counterpart: str) -> JsonResponse:
+    """POST {"patientId"}: the counterpart's number belongs to that patient (the chart the
+    page was opened from, or one of the charts that list the number); DELETE undoes it.
+    Answers the conversation's `patient` and `patients` as the inbox lists them."""
+    number = validation.path_number(number)
+    counterpart = validation.path_number(counterpart, field="counterpart")
+    require_in_scope(request, number, counterpart)
+    actor = audit.Actor.of(request)
+    if request.method == "DELETE":
+        return JsonResponse(directory.unlink(number=counterpart, actor=actor))
+    patient_id = validation.json_object(request.body).get("patientId")
+    if not isinstance(patient_id, str) or not patient_id:
+        raise InvalidInput({"patientId": "patientId must be the Canvas id of the patient."})
+    claims = getattr(request, "api_token", None)
+    allowed = {p["id"] for p in directory.describe([counterpart])[counterpart]["patients"]}
+    if claims is not None and claims.patient_id:
+        allowed.add(claims.patient_id)
+    answer = directory.link(
+        number=counterpart, patient_id=patient_id, allowed=allowed, user=request.user, actor=actor
+    )
+    return JsonResponse(answer)
 
 
 @api_view("POST", perm="smsapp.send_message", scope="patient")

@@ -32,15 +32,13 @@ from django.views.decorators.http import require_GET
 from smsapp.lib import launch, validation
 from smsapp.lib.errors import InvalidInput
 from smsapp.models import AuditEvent, LaunchTokenUse
-from smsapp.services import audit
+from smsapp.models.canvas import CANVAS_USERNAME_PREFIX
+from smsapp.services import audit, directory
 from smsapp.web.decorators import api_view, json_error
 from smsapp.web.pages import render_page, session_config
 
 log = logging.getLogger(__name__)
 
-# Canvas staff become Django users named after their Canvas id, so an administrator can
-# find (and switch off) them in the admin.
-USERNAME_PREFIX = "canvas-"
 
 _REASONS = {
     "missing": "This page must be opened from a patient's chart in Canvas.",
@@ -106,7 +104,7 @@ def _staff_user(staff_id: str) -> AbstractBaseUser:
     administrator. An existing user is never re-granted: an administrator who switched it
     off, or took its role away, keeps it so."""
     users = get_user_model().objects
-    username = f"{USERNAME_PREFIX}{staff_id}"
+    username = f"{CANVAS_USERNAME_PREFIX}{staff_id}"
     try:
         with transaction.atomic():
             user, created = users.get_or_create(username=username)
@@ -175,7 +173,7 @@ def _record_refusal(
 ) -> None:
     """A refused launch in the audit trail (target: the reason). Its actor is the Canvas
     staff member when the token was genuine, else the plugin that opened the pane."""
-    name = f"{USERNAME_PREFIX}{claims.staff_id}" if claims else AuditEvent.CANVAS_PLUGIN
+    name = f"{CANVAS_USERNAME_PREFIX}{claims.staff_id}" if claims else AuditEvent.CANVAS_PLUGIN
     audit.record(
         audit.Action.LAUNCH_REFUSED,
         target=reason,
@@ -244,12 +242,15 @@ def _launch(request: HttpRequest) -> JsonResponse:
         patient=claims.patient_id,
     )
     api_token = launch.issue_api_token(
-        key=launch.api_token_key(settings.SECRET_KEY),
-        user_id=user.pk,
-        patient_id=claims.patient_id,
-        patient_phone=claims.patient_phone,
+        key=launch.api_token_key(settings.SECRET_KEY), user_id=user.pk, patient_id=claims.patient_id
     )
-    session = session_config(user, patient_phone=claims.patient_phone, scope=settings.EMBED_SCOPE)
+    # The token names the patient only; their numbers come from the directory, read now.
+    directory.refresh_patient(claims.patient_id)
+    session = session_config(
+        user,
+        patient_phone=directory.textable_number(claims.patient_id),
+        scope=settings.EMBED_SCOPE,
+    )
     return JsonResponse(
         {"token": api_token, "expiresIn": launch.API_TOKEN_LIFETIME, "session": session}
     )
@@ -271,6 +272,8 @@ def embed_renew(request: HttpRequest) -> JsonResponse:
     except launch.TokenError as refused:
         return json_error(refused.message, 401)
     session = session_config(
-        request.user, patient_phone=request.api_token.patient_phone, scope=settings.EMBED_SCOPE
+        request.user,
+        patient_phone=directory.textable_number(request.api_token.patient_id),
+        scope=settings.EMBED_SCOPE,
     )
     return JsonResponse({"token": token, "expiresIn": lifetime, "session": session})

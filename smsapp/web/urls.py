@@ -4,7 +4,7 @@ plugin's public prefix (API_PREFIX), so a proxy or the plugin can forward paths 
 from django.urls import path
 
 from smsapp.lib.public_urls import API_PREFIX
-from smsapp.web import api, audit, embed, health, pages, webhooks
+from smsapp.web import api, audit, canvas, embed, health, pages, webhooks
 
 app_name = "smsapp"
 
@@ -26,6 +26,11 @@ urlpatterns = [
         "conversation/<str:number>/<str:counterpart>/read",
         api.conversation_read,
         "conversation_read",
+    ),
+    _api(
+        "conversation/<str:number>/<str:counterpart>/patient",
+        api.conversation_patient,
+        "conversation_patient",
     ),
     _api("conversations/<str:number>", api.conversations, "conversations"),
     _api("inbox_counts", api.inbox_counts, "inbox_counts"),
@@ -51,6 +56,7 @@ urlpatterns = [
     path("embed/", embed.embed, name="embed"),
     path("embed/launch/", embed.embed_launch, name="embed_launch"),
     path("embed/renew/", embed.embed_renew, name="embed_renew"),
+    path("canvas/directory", canvas.directory_push, name="canvas_directory"),
     path("audit/export.csv", audit.export, name="audit_export"),
     # For load balancers and monitors (docs/api.md, "Health checks").
     path("healthz", health.healthz, name="healthz"),
