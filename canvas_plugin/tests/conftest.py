@@ -3,22 +3,22 @@ factories; pytest-canvas wraps each test in a transaction), the events Canvas se
 (application, patient, SimpleAPI), and the Django app's own token and contract code
 loaded from its files."""
 
+import base64
 import importlib.util
 import json
 import sys
-import base64
 from base64 import b64encode
 from http import HTTPStatus
 from pathlib import Path
 
 import pytest
 from canvas_generated.messages.events_pb2 import Event as EventRequest
+from canvas_sdk.caching.client import get_cache as get_cache_client
 from canvas_sdk.effects import EffectType
 from canvas_sdk.events import Event, EventType
 from canvas_sdk.test_utils.factories import PatientFactory, StaffFactory
 from canvas_sdk.v1.data.application import Application
 from canvas_sdk.v1.data.patient import PatientContactPoint
-from canvas_sdk.caching.client import get_cache as get_cache_client
 from django.core.cache import caches
 from twilio_sms_mms.handlers import api as api_module
 

@@ -61,7 +61,9 @@ def test_a_patient_update_posts_the_patients_entry_to_the_app(patient, secrets, 
 
 def test_the_push_is_signed_for_the_apps_directory_route(patient, secrets, contract):
     request = request_of(
-        DirectoryPush(patient_event(EventType.PATIENT_CREATED, target=patient.id), secrets).compute()
+        DirectoryPush(
+            patient_event(EventType.PATIENT_CREATED, target=patient.id), secrets
+        ).compute()
     )
 
     scheme, token = request["headers"]["Authorization"].split(" ")
@@ -76,7 +78,9 @@ def test_the_push_is_signed_for_the_apps_directory_route(patient, secrets, contr
 
 def test_the_apps_check_refuses_the_push_with_another_body(patient, secrets, contract):
     request = request_of(
-        DirectoryPush(patient_event(EventType.PATIENT_CREATED, target=patient.id), secrets).compute()
+        DirectoryPush(
+            patient_event(EventType.PATIENT_CREATED, target=patient.id), secrets
+        ).compute()
     )
     token = request["headers"]["Authorization"].split(" ")[1]
 
@@ -88,7 +92,9 @@ def test_the_apps_check_refuses_the_push_with_another_body(patient, secrets, con
 
 def test_the_push_runs_asynchronously_and_is_retried_on_429_and_5xx(patient, secrets):
     request = request_of(
-        DirectoryPush(patient_event(EventType.PATIENT_CREATED, target=patient.id), secrets).compute()
+        DirectoryPush(
+            patient_event(EventType.PATIENT_CREATED, target=patient.id), secrets
+        ).compute()
     )
 
     assert request["retry_on_status_codes"] == [429, 500, 502, 503, 504]
@@ -99,9 +105,7 @@ def test_the_push_runs_asynchronously_and_is_retried_on_429_and_5xx(patient, sec
 
 
 @pytest.mark.parametrize("event_type", CONTACT_POINT_EVENTS)
-def test_contact_point_events_push_the_patient_named_in_their_context(
-    event_type, patient, secrets
-):
+def test_contact_point_events_push_the_patient_named_in_their_context(event_type, patient, secrets):
     point = contact_point(patient, "4155550123")
 
     request = request_of(

@@ -94,9 +94,7 @@ def test_a_sender_canvas_no_longer_knows_falls_back_to_the_default(record, defau
     assert message["sender_id"] == default_staff.id
 
 
-def test_an_inbound_text_goes_to_the_inbound_staff_member(
-    record, patient, secrets, default_staff
-):
+def test_an_inbound_text_goes_to_the_inbound_staff_member(record, patient, secrets, default_staff):
     inbound = StaffFactory.create()
     secrets["SMS_INBOUND_STAFF_ID"] = inbound.id
     lead_of(patient, StaffFactory.create())

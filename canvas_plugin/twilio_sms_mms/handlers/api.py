@@ -27,7 +27,6 @@ from canvas_sdk.handlers.simple_api import BearerCredentials, SimpleAPI, api
 from canvas_sdk.handlers.simple_api.exceptions import AuthenticationError
 from canvas_sdk.v1.data.patient import Patient
 from logger import log
-
 from twilio_sms_mms.handlers.chart_record import (
     DEFAULT_STAFF_VARIABLE,
     INBOUND_STAFF_VARIABLE,

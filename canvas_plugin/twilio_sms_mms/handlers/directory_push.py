@@ -18,7 +18,6 @@ from canvas_sdk.events import EventType
 from canvas_sdk.handlers.base import BaseHandler
 from canvas_sdk.v1.data.patient import PatientContactPoint
 from logger import log
-
 from twilio_sms_mms.handlers.directory import patient_entries
 from twilio_sms_mms.handlers.tokens import (
     BASE_URL_VARIABLE,

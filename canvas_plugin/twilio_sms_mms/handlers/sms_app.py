@@ -17,7 +17,6 @@ from canvas_sdk.effects.launch_modal import LaunchModalEffect
 from canvas_sdk.handlers.application import Application
 from canvas_sdk.v1.data.staff import Staff
 from logger import log
-
 from twilio_sms_mms.handlers.tokens import (
     BASE_URL_VARIABLE,
     KEY_VARIABLE,
