@@ -157,6 +157,7 @@ def test_a_launch_gives_an_api_token_and_the_session_of_the_patient():
     assert body["expiresIn"] == launch.API_TOKEN_LIFETIME
     assert body["session"] == {
         "userName": f"canvas-{STAFF_ID}",
+        "patient": {"id": PATIENT_ID, "name": "Ann Smith"},
         "patientPhone": PATIENT,
         "scope": "clinic",
         "may": {

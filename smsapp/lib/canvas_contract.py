@@ -84,7 +84,8 @@ def verify(
     except jwt.InvalidTokenError as error:
         raise ContractError(f"The bearer token is not valid ({error}).") from None
     now = int(time.time()) if now is None else now
-    if int(claims["exp"]) - int(claims["iat"]) > lifetime or int(claims["iat"]) > now + LEEWAY:
+    too_long = int(claims["exp"]) - int(claims["iat"]) > lifetime + LEEWAY
+    if too_long or int(claims["iat"]) > now + LEEWAY:
         raise ContractError("The bearer token is valid for too long, or dated in the future.")
     if body is not None and claims.get("bsh") != body_hash(body):
         raise ContractError("The bearer token was made for another body.")

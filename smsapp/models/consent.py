@@ -134,6 +134,8 @@ class Consent(models.Model):
         event = self.event
         when_how = f" {event.when()} {event.how()}" if event else ""
         start = "Not sent: this patient" if refused else "This patient"
+        if event and event.source == ConsentEvent.Source.CANVAS:
+            return f"{start} opted out of texts{when_how}. Clear it there to text them again."
         return f"{start} opted out of texts{when_how}. They can text START to opt back in."
 
     def to_dict(self) -> dict[str, Any]:

@@ -174,6 +174,12 @@ def textable_number(patient_id: str) -> str:
     return row.first() or ""
 
 
+def chart_patient(patient_id: str) -> dict[str, str]:
+    """The chart's patient as the page shows them: {id, name} (name "" when unknown)."""
+    found = CanvasPatient.objects.filter(patient_id=patient_id).first()
+    return found.to_dict() if found else {"id": patient_id, "name": ""}
+
+
 def describe(numbers: list[str]) -> dict[str, dict]:
     """For each number, as the inbox shows it: `name` and `patientId` of the patient it is
     linked to (null for none), and `patients`, every chart that lists it (several when

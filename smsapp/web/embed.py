@@ -182,6 +182,16 @@ def _record_refusal(
     )
 
 
+def _session(user: AbstractBaseUser, patient_id: str) -> dict[str, object]:
+    """session_config for a session opened from the chart of `patient_id`."""
+    return session_config(
+        user,
+        patient_phone=directory.textable_number(patient_id),
+        patient=directory.chart_patient(patient_id),
+        scope=settings.EMBED_SCOPE,
+    )
+
+
 @require_GET
 def embed(request: HttpRequest) -> HttpResponse:
     """The page's shell, for the chart's pane: no token, no user, no data. Its script reads
@@ -246,11 +256,7 @@ def _launch(request: HttpRequest) -> JsonResponse:
     )
     # The token names the patient only; their numbers come from the directory, read now.
     directory.refresh_patient(claims.patient_id)
-    session = session_config(
-        user,
-        patient_phone=directory.textable_number(claims.patient_id),
-        scope=settings.EMBED_SCOPE,
-    )
+    session = _session(user, claims.patient_id)
     return JsonResponse(
         {"token": api_token, "expiresIn": launch.API_TOKEN_LIFETIME, "session": session}
     )
@@ -271,9 +277,5 @@ def embed_renew(request: HttpRequest) -> JsonResponse:
         )
     except launch.TokenError as refused:
         return json_error(refused.message, 401)
-    session = session_config(
-        request.user,
-        patient_phone=directory.textable_number(request.api_token.patient_id),
-        scope=settings.EMBED_SCOPE,
-    )
+    session = _session(request.user, request.api_token.patient_id)
     return JsonResponse({"token": token, "expiresIn": lifetime, "session": session})

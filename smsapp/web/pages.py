@@ -58,13 +58,19 @@ def page_config(*, embed: bool = False) -> dict[str, object]:
 
 
 def session_config(
-    user: AbstractBaseUser, *, patient_phone: str = "", scope: str = "clinic"
+    user: AbstractBaseUser,
+    *,
+    patient_phone: str = "",
+    patient: dict[str, str] | None = None,
+    scope: str = "clinic",
 ) -> dict[str, object]:
     """What the page needs to know about the person using it: who they are, the patient it
-    was opened for, what their role allows (the page hides the rest) and whether the
-    session reaches only that patient (EMBED_SCOPE, smsapp.web.scope)."""
+    was opened for (`patient`: the chart's {id, name}; `patientPhone`: the number To starts
+    with), what their role allows (the page hides the rest) and whether the session
+    reaches only that patient (EMBED_SCOPE, smsapp.web.scope)."""
     return {
         "userName": user.get_username(),
+        "patient": patient,
         "patientPhone": patient_phone,
         "scope": scope,
         "may": {perm: user.has_perm(perm) for perm in PAGE_PERMISSIONS},
