@@ -3,8 +3,9 @@ their chart, and the unread total on the app's icon. Both go to the plugin's rou
 jobs, never while staff or Twilio wait; nothing happens without CANVAS_INSTANCE_URL.
 
 A text is recorded once per message SID: `queue` (each new message) and `backfill` (a
-number newly linked: its texts from before the link) add a ChartRecord; the job
-`record_in_charts` takes due records with a conditional UPDATE (a lease, so two workers
+number newly linked: its texts from before the link) add a ChartRecord and enqueue the job
+`record_in_charts`, which the workers also run every minute (for the retries). It takes due
+records with a conditional UPDATE (a lease, so two workers
 never send one record at once, and a worker that died lets go of it) and keeps trying
 with growing pauses until the plugin accepts. The plugin also answers a SID it already
 recorded without recording it again, for the one case the app cannot see: an answer lost
@@ -218,8 +219,12 @@ def push_badge() -> int:
     read when the job runs, so a burst of texts sends the newest count."""
     unread = inbox.counts()["unread"]
     staff = _badge_staff()
-    if staff is not None:
+    if staff is None:
+        return unread
+    try:
         canvas_gateway.call("badge", body=contract.badge_body(unread=unread, staff_ids=staff))
+    except canvas_gateway.CanvasError as error:  # the next text or read sets it again
+        log.warning("The unread badge could not be set: %s", error)
     return unread
 
 
