@@ -5,6 +5,7 @@ config refuses to serve when a start-up check fails.
 The whole recipe runs end to end in deploy/rehearse.sh (CI, on PostgreSQL)."""
 
 import re
+import subprocess
 
 from tests.production import GUNICORN, ROOT, example_settings, manage, production_env, run
 
@@ -56,3 +57,22 @@ def test_gunicorn_with_the_shipped_config_refuses_to_start_naming_the_fix(tmp_pa
     assert "run manage.py collectstatic" in result.stderr
     assert "Set PUBLIC_BASE_URL to the https address" in result.stderr
     assert "Booting worker" not in result.stderr
+
+
+def test_env_example_reads_the_same_in_a_shell_as_in_the_app():
+    """The rehearsal (and systemd's EnvironmentFile) read it too: a value with spaces
+    must be quoted, or sh runs its second word as a command."""
+    result = subprocess.run(
+        ["sh", "-c", "set -a; . deploy/.env.example; env"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    shell = dict(line.split("=", 1) for line in result.stdout.splitlines() if "=" in line)
+    for name, value in example_settings().items():
+        assert shell[name] == value, name
