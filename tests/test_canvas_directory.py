@@ -20,8 +20,9 @@ from smsapp.models import (
     Message,
     NumberLink,
     PatientNumber,
+    ScheduledMessage,
 )
-from smsapp.services import consent, directory, inbox
+from smsapp.services import consent, directory, inbox, scheduled
 from tests.factories import MessageFactory, PhoneFactory, in_directory
 from tests.test_embed import bearer, fresh_client, launched_api_token, trade
 from tests.test_launch_tokens import KEY, PATIENT_ID, launch_token
@@ -364,3 +365,23 @@ def test_a_launch_opens_the_page_when_canvas_does_not_answer(settings, mocked_tw
 
     assert response.status_code == 200
     assert response.json()["session"]["patientPhone"] == ANN  # what the directory held
+
+
+def test_the_charts_time_zone_is_the_patients_for_quiet_hours_and_send_later(
+    agent_client, settings
+):
+    settings.QUIET_HOURS = "21:00-08:00"
+    in_directory("p-ann", ANN)  # a San Francisco number...
+    CanvasPatient.objects.filter(patient_id="p-ann").update(time_zone="America/New_York")
+    in_directory("p-bad", "+14155550177")
+    CanvasPatient.objects.filter(patient_id="p-bad").update(time_zone="Mars/Olympus_Mons")
+
+    ann = agent_client.get(f"{API}time_zone/{ANN}").json()
+    unreadable = agent_client.get(f"{API}time_zone/%2B14155550177").json()
+
+    assert (ann["timeZone"], ann["fromNumber"]) == ("America/New_York", True)  # ...in New York
+    assert unreadable["timeZone"] == "America/Los_Angeles"  # the number's, as before
+    late_in_new_york = datetime(2026, 12, 3, 3, 0, tzinfo=UTC)  # 22:00 there, 19:00 in SF
+    assert scheduled.held_until(ScheduledMessage(to_number=ANN), late_in_new_york) == datetime(
+        2026, 12, 3, 13, 0, tzinfo=UTC
+    )  # 08:00 in New York

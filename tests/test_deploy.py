@@ -63,7 +63,7 @@ def test_env_example_reads_the_same_in_a_shell_as_in_the_app():
     """The rehearsal (and systemd's EnvironmentFile) read it too: a value with spaces
     must be quoted, or sh runs its second word as a command."""
     result = subprocess.run(
-        ["sh", "-c", "set -a; . deploy/.env.example; env"],
+        ["/bin/sh", "-c", "set -a; . deploy/.env.example; env"],
         cwd=ROOT,
         capture_output=True,
         text=True,

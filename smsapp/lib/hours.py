@@ -165,12 +165,13 @@ def quiet_window(text: str) -> Window | None:
     return parse_window(text)
 
 
-def quiet_hours_end(number: str, at: datetime) -> datetime | None:
-    """When the patient's quiet hours (QUIET_HOURS in their local time) end, if `at` is
-    inside them; None when the app may text them at `at`."""
+def quiet_hours_end(number: str, at: datetime, *, zone: str | None = None) -> datetime | None:
+    """When the patient's quiet hours (QUIET_HOURS in their local time: `zone` when known,
+    e.g. from their chart, else their number's) end, if `at` is inside them; None when the
+    app may text them at `at`."""
     window = quiet_window(settings.QUIET_HOURS)
     if window is None:
         return None
-    zone, _ = zone_of(number)
+    zone = zone or zone_of(number)[0]
     local = at.astimezone(ZoneInfo(zone))
     return window.end_after(local) if window.contains(local.time()) else None

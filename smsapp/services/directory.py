@@ -16,13 +16,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from smsapp import canvas_gateway
 from smsapp.lib import canvas_contract as contract
 from smsapp.lib.errors import Forbidden, InvalidInput, NotFound
 from smsapp.lib.write_lock import write_lock
+from smsapp.lib.zones import zone_of
 from smsapp.models import CanvasPatient, Consent, ConsentEvent, NumberLink, PatientNumber
 from smsapp.models.consent import ALL_NUMBERS
 from smsapp.services import audit, chart, consent, inbox
@@ -35,6 +37,14 @@ log = logging.getLogger(__name__)
 
 def apply(as_of: datetime, entries: Iterable[contract.Entry]) -> tuple[int, int]:
     """Store the entries Canvas described at `as_of`; (applied, ignored as older)."""
+    entries = list(entries)
+    try:
+        return _apply(as_of, entries)
+    except IntegrityError:  # a push and a launch stored the same new patient at once
+        return _apply(as_of, entries)  # the second try finds and locks their row
+
+
+def _apply(as_of: datetime, entries: list[contract.Entry]) -> tuple[int, int]:
     applied = ignored = 0
     touched: set[str] = set()
     with write_lock(), transaction.atomic():
@@ -178,6 +188,20 @@ def chart_patient(patient_id: str) -> dict[str, str]:
     """The chart's patient as the page shows them: {id, name} (name "" when unknown)."""
     found = CanvasPatient.objects.filter(patient_id=patient_id).first()
     return found.to_dict() if found else {"id": patient_id, "name": ""}
+
+
+def time_zone_of(number: str) -> tuple[str, bool]:
+    """The patient's time zone: their chart's when the number is linked to a patient whose
+    chart has one, else what the number tells (smsapp.lib.zones.zone_of). The flag says
+    whether it is the patient's (not the clinic's)."""
+    linked = NumberLink.objects.patients_of([number])[number][1]
+    if linked and linked.time_zone:
+        try:
+            ZoneInfo(linked.time_zone)
+            return linked.time_zone, True
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return zone_of(number)
 
 
 def describe(numbers: list[str]) -> dict[str, dict]:

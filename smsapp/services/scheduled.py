@@ -30,7 +30,7 @@ from smsapp.lib import hours
 from smsapp.lib.errors import Conflict, InvalidInput, NotFound, OptedOut
 from smsapp.lib.validation import uuid_or_404
 from smsapp.models import ScheduledMessage, SendAttempt
-from smsapp.services import audit, consent, lookup, messages
+from smsapp.services import audit, consent, directory, lookup, messages
 from smsapp.twilio_gateway import TwilioError
 
 State = ScheduledMessage.State
@@ -125,11 +125,13 @@ def cancel(*, scheduled_id: str, user=None, actor: audit.Actor = audit.SYSTEM) -
 def held_until(item: ScheduledMessage, now: datetime) -> datetime | None:
     """May this text go out now? None if so, else the earliest time it may.
 
-    The one place where rules about *when* the app may text a patient on its own apply:
-    inside the patient's quiet hours (QUIET_HOURS in their local time) it waits for the
-    window's end. Whether it may be sent at all (an opt-out) is the send path's question,
-    asked for every send (smsapp.services.messages.send)."""
-    return hours.quiet_hours_end(item.to_number, now)
+        The one place where rules about *when* the app may text a patient on its own apply:
+        inside the patient's quiet hours (QUIET_HOURS in their local time: their chart's time
+    zone, else their number's) it waits for the
+        window's end. Whether it may be sent at all (an opt-out) is the send path's question,
+        asked for every send (smsapp.services.messages.send)."""
+    zone, _ = directory.time_zone_of(item.to_number)
+    return hours.quiet_hours_end(item.to_number, now, zone=zone)
 
 
 def send_due(scheduled_id: str) -> str:

@@ -26,7 +26,6 @@ from smsapp.lib import hours, validation
 from smsapp.lib.errors import InvalidInput, NotFound
 from smsapp.lib.paging import page_size
 from smsapp.lib.public_urls import inbound_webhook_url
-from smsapp.lib.zones import zone_of
 from smsapp.models import Message, SendAttempt, SyncRun
 from smsapp.services import (
     audit,
@@ -333,10 +332,10 @@ def template_list(request: HttpRequest) -> JsonResponse:
 
 @api_view("GET", scope="any")
 def time_zone(request: HttpRequest, number: str) -> JsonResponse:
-    """Where "Send later" reads a time: the patient's zone when the number tells it; and
-    the quiet hours in it, when the page asks before a send."""
+    """Where "Send later" reads a time: the patient's zone when their chart or their number
+    tells it; and the quiet hours in it, when the page asks before a send."""
     number = validation.path_number(number)
-    zone, from_number = zone_of(number)
+    zone, from_number = directory.time_zone_of(number)
     quiet = hours.quiet_window(settings.QUIET_HOURS)
     return JsonResponse(
         {

@@ -1,6 +1,7 @@
 /* The inbox: where the Log tab opens. The conversations of the chosen number, newest
-   activity first, filtered All / Unread / Needs reply; each row the patient's name or
-   number (bold while unread), a one-line preview, a short time, an unread badge and a
+   activity first, filtered All / Unread / Needs reply; each row the patient's name with
+   the number under it, or the number alone (bold while unread; a number several charts
+   share shows all their names, patient.js), a one-line preview, a short time, an unread badge and a
    "Needs reply" chip. Opening one shows its thread (thread.js): at 420 px the list and
    the thread are two views with a back button, wider they sit side by side.
 
@@ -13,6 +14,7 @@ import {
   $, api, apiIfChanged, clear, el, enc, noNumbersSentence, numbers, patientNumber, patientOnly,
   phoneLabel, request, say,
 } from "./core.js";
+import { rowLabel } from "./patient.js";
 import { formatNumber } from "./sms.js";
 import { closeThread, openThread, refreshThread, shownThread, startThread } from "./thread.js";
 import { startReply } from "./reply.js";
@@ -146,11 +148,18 @@ function row(item) {
   const m = item.lastMessage;
   const unread = item.unread > 0;
   const failed = m.direction === "outbound" && ["failed", "undelivered"].indexOf(m.status) !== -1;
+  const label = rowLabel(item);
   const button = el("button", { cls: "msg-row convo" + (unread ? " is-unread" : ""), attrs: { type: "button" } }, [
     el("span", { cls: "row-top" }, [
-      el("span", { cls: "who", text: item.name || formatNumber(item.counterpart) }),
+      el("span", { cls: "who", text: label.who }),
       el("time", { cls: "when", text: shortTime(m.sent), attrs: { datetime: m.sent, title: new Date(m.sent).toLocaleString() } }),
     ]),
+    label.sub
+      ? el("span", { cls: "row-sub" }, [
+          el("span", { cls: "number", text: label.sub }),
+          label.shared ? el("span", { cls: "shared", text: "shared number" }) : null,
+        ])
+      : null,
     el("span", { cls: "row-bottom" }, [
       el("span", { cls: "preview", text: preview(m) }),
       failed ? el("span", { cls: "chip chip-bad", text: "Not delivered" }) : null,
@@ -298,7 +307,7 @@ function chooseFilter(button) {
 
 export function start() {
   state.patient = patientNumber();
-  startThread(pollNow);
+  startThread(pollNow, pollNow);
   startReply(function () {
     const open = shownThread();
     if (open) refreshThread().then(pollNow);

@@ -4,7 +4,7 @@
    parsed, and it imports the rest. One module per tab (log.js, send.js, phones.js, and
    sandbox.js for the sandbox's "patient texts" form). The Log opens on the inbox
    (inbox.js: the conversations and the live counts; thread.js: one conversation;
-   reply.js: its reply box). Any message box uses compose.js (counter, errors by field),
+   reply.js: its reply box; patient.js: the patients' names and linking a number). Any message box uses compose.js (counter, errors by field),
    templates.js (the template picker), schedule.js ("Send later", the pending list),
    lookup.js (sends whose outcome is unknown), consent.js (the opted-out banner) and
    quiet.js (the quiet-hours question); send-result.js shows the Send tab's outcome.

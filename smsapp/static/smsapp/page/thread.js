@@ -3,12 +3,14 @@
    opens full size), newest at the bottom above the reply box (reply.js). Opening it, and
    each new text shown while the page is visible, marks it read up to the newest text
    shown (conversation/<our>/<counterpart>/read with `upto`), so a text that arrives
-   meanwhile stays unread. Its scheduled texts wait above the reply box, with Cancel. */
+   meanwhile stays unread. Its scheduled texts wait above the reply box, with Cancel.
+   Under the title, who the number belongs to, and linking it to a chart (patient.js). */
 
 import {
   $, api, chip, clear, el, enc, errorInWords, FINAL, request, say, timeNode,
 } from "./core.js";
 import { addAttachments } from "./media.js";
+import { patientHeader, threadTitle } from "./patient.js";
 import { replyTo } from "./reply.js";
 import { cancelScheduled, loadPending, renderPending, zoneFor } from "./schedule.js";
 import { formatNumber } from "./sms.js";
@@ -19,7 +21,11 @@ const readAt = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeri
 // `seq` counts openings, so an answer for a thread closed meanwhile is dropped. `rows`:
 // the list item of each message shown, by SID. `unseen`: a text from the patient is shown
 // that no read has covered yet. `onRead`: told when a read changed counts.
-const state = { our: "", them: "", seq: 0, items: [], rows: {}, next: null, unseen: false, onRead: null };
+// `patient`: the header's patient line (patient.js); `onLinked`: told when a link changed.
+const state = {
+  our: "", them: "", seq: 0, items: [], rows: {}, next: null, unseen: false, onRead: null,
+  patient: null, onLinked: null,
+};
 
 /** The conversation shown, or null. */
 export function shownThread() {
@@ -39,8 +45,9 @@ export function openThread(our, them, item) {
   clear($("thread-list"));
   $("thread").hidden = false;
   $("thread-older").hidden = true;
-  $("thread-title").textContent = (item && item.name) || formatNumber(them);
+  $("thread-title").textContent = threadTitle(item, them);
   showFlags(item);
+  state.patient.open(our, item);
   say($("thread-state"), "Loading messages…");
   replyTo(our, them);
   showPending();
@@ -82,7 +89,12 @@ function load(seq, refresh) {
 /** Look again (the list says the conversation changed, or a text was just sent). */
 export function refreshThread(item) {
   if (!state.them) return Promise.resolve();
-  if (item) showFlags(item);
+  if (item) {
+    showFlags(item);
+    state.patient.update(item);
+    const shown = state.patient.item();
+    if (shown) $("thread-title").textContent = threadTitle(shown, state.them);
+  }
   const list = $("thread-list");
   const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
   return load(state.seq, true).then(function () {
@@ -224,7 +236,14 @@ function cancel(item, button) {
     .then(showPending);
 }
 
-export function startThread(onRead) {
+/** `onRead`: a read changed the counts; `onLinked`: the number's patient changed (the
+    list shows names). */
+export function startThread(onRead, onLinked) {
   state.onRead = onRead;
+  state.onLinked = onLinked;
+  state.patient = patientHeader($("thread-patient"), $("thread-patient-info"), $("thread-patient-state"), function (item) {
+    $("thread-title").textContent = threadTitle(item, state.them);
+    if (state.onLinked) state.onLinked(item);
+  });
   $("thread-older").addEventListener("click", loadOlder);
 }
