@@ -165,6 +165,7 @@ def test_a_launch_gives_an_api_token_and_the_session_of_the_patient():
             "smsapp.change_phone": False,
             "smsapp.sync_twilio": False,
             "smsapp.delete_message": False,
+            "smsapp.add_numberlink": True,
         },
     }
     claims = launch.decode_api_token(body["token"], key=_api_key())

@@ -89,6 +89,7 @@ def test_the_list_shows_each_conversation_newest_activity_first(agent_client):
         "name": None,
         "patientId": None,
         "patients": [],
+        "staffLink": False,
         "unread": 1,
         "needsReply": True,
         "optedOut": False,

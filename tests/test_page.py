@@ -278,6 +278,7 @@ def test_the_page_tells_the_script_who_is_signed_in_and_what_their_role_allows(a
         "smsapp.change_phone": False,
         "smsapp.sync_twilio": False,
         "smsapp.delete_message": False,
+        "smsapp.add_numberlink": True,
     }
 
 

@@ -98,11 +98,11 @@ class PatientNumber(models.Model):
 class NumberLinkQuerySet(models.QuerySet):
     def patients_of(
         self, numbers: list[str]
-    ) -> dict[str, tuple[list[CanvasPatient], CanvasPatient | None]]:
+    ) -> dict[str, tuple[list[CanvasPatient], CanvasPatient | None, bool]]:
         """For each of `numbers` the patients it belongs to (the charts that list it, and
         the patient staff linked it to) and the one it is linked to: staff's choice, else
         the only chart that lists it (a number several charts share, a parent's phone,
-        links to none until staff choose). Two queries."""
+        links to none until staff choose), and whether staff chose it. Two queries."""
         found: dict[str, list[CanvasPatient]] = {number: [] for number in numbers}
         rows = PatientNumber.objects.filter(number__in=numbers, patient__active=True)
         for row in rows.select_related("patient").order_by("patient__name", "patient__patient_id"):
@@ -116,7 +116,7 @@ class NumberLinkQuerySet(models.QuerySet):
             linked = chosen.get(number) or (patients[0] if len(patients) == 1 else None)
             if linked and linked.pk not in {p.pk for p in patients}:
                 patients.append(linked)  # a number no chart lists
-            answer[number] = (patients, linked)
+            answer[number] = (patients, linked, number in chosen)
         return answer
 
     def patient_id_of(self, number: str) -> str:

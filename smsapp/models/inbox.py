@@ -209,8 +209,9 @@ class Conversation(models.Model):
 
     @staticmethod
     def item(row: dict[str, Any]) -> dict[str, Any]:
-        """conversations/<our_number>'s item. `name`, `patientId` and `patients` are set by
-        smsapp.services.directory.mark_patients, `optedOut` by consent.mark_opted_out."""
+        """conversations/<our_number>'s item. `name`, `patientId`, `patients` and
+        `staffLink` are set by smsapp.services.directory.mark_patients, `optedOut` by
+        consent.mark_opted_out."""
         direction = row["last_direction"]
         read_by = row["last_read_by__username"]
         return {
@@ -218,6 +219,7 @@ class Conversation(models.Model):
             "name": None,
             "patientId": None,
             "patients": [],
+            "staffLink": False,
             "unread": row["unread"],
             "needsReply": row["needs_reply"],
             "optedOut": False,

@@ -73,7 +73,7 @@ def backfill(numbers: Iterable[str]) -> int:
     if not canvas_gateway.is_configured():
         return 0
     found = NumberLink.objects.patients_of(sorted(set(numbers)))
-    linked = [number for number, (_, patient) in found.items() if patient]
+    linked = [number for number, (_, patient, _) in found.items() if patient]
     if not linked:
         return 0
     revived = ChartRecord.objects.filter(number__in=linked, state=ChartRecord.State.SKIPPED).update(

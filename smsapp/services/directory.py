@@ -206,21 +206,23 @@ def time_zone_of(number: str) -> tuple[str, bool]:
 
 def describe(numbers: list[str]) -> dict[str, dict]:
     """For each number, as the inbox shows it: `name` and `patientId` of the patient it is
-    linked to (null for none), and `patients`, every chart that lists it (several when
-    it is shared: staff choose one), as {id, name}."""
+    linked to (null for none), `patients`, every chart that lists it (several when it is
+    shared: staff choose one), as {id, name}, and `staffLink`, whether staff made the
+    link (only that one can be undone here)."""
     found = NumberLink.objects.patients_of(list(dict.fromkeys(numbers)))
     return {
         number: {
             "name": linked.name if linked else None,
             "patientId": linked.patient_id if linked else None,
             "patients": [p.to_dict() for p in patients],
+            "staffLink": staff_link,
         }
-        for number, (patients, linked) in found.items()
+        for number, (patients, linked, staff_link) in found.items()
     }
 
 
 def mark_patients(items: list[dict]) -> list[dict]:
-    """Set `name`, `patientId` and `patients` on a page of conversations/<our_number>'s
+    """Set `name`, `patientId`, `patients` and `staffLink` on a page of conversations/<our_number>'s
     items."""
     described = describe([item["counterpart"] for item in items])
     for item in items:

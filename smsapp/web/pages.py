@@ -34,6 +34,7 @@ PAGE_PERMISSIONS = (
     "smsapp.change_phone",  # a number's webhook form and "Use this app"
     "smsapp.sync_twilio",  # "Sync with Twilio"
     "smsapp.delete_message",  # "Delete message…"
+    "smsapp.add_numberlink",  # a conversation's "Link to …" and "Unlink"
 )
 
 

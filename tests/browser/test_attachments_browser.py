@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from smsapp.models import Message
 from tests.browser.helpers import TWILIO, png
 from tests.factories import MediaFactory, MessageFactory, PhoneFactory
-from tests.test_launch_tokens import launch_token
+from tests.test_embed import chart_token
 
 OURS = "+14155550100"
 PATIENT = "+14155550199"
@@ -89,7 +89,7 @@ def test_in_the_canvas_pane_an_svg_and_a_script_are_downloads_never_documents(ap
     page = app.new_page()  # signed in with a cookie too, as staff often are
     popups = []
     page.context.on("page", lambda popup: popups.append(popup.url))
-    page.goto(f"{app.url}/embed/#launch={launch_token(phone=PATIENT)}")
+    page.goto(f"{app.url}/embed/#launch={chart_token(phone=PATIENT)}")
     _open_detail(page)
 
     picture = page.locator("#log-detail .gallery img")

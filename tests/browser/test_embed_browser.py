@@ -10,6 +10,7 @@ from smsapp.models import LaunchTokenUse, Message
 from smsapp.services import inbox
 from tests.browser.helpers import TWILIO, twilio_message
 from tests.factories import MessageFactory, PhoneFactory
+from tests.test_embed import chart_token
 from tests.test_launch_tokens import launch_token
 
 OURS = "+14155550100"
@@ -76,7 +77,7 @@ def test_the_framed_page_opens_on_the_patient_and_sends_with_no_cookie(chart, tw
         status=201,
     )
 
-    page, frame = chart(launch_token(phone=PATIENT))
+    page, frame = chart(chart_token(phone=PATIENT))
 
     # The Log opens on the conversation with the chart's patient, read once shown.
     bubbles = frame.locator("#thread-list li")
@@ -96,7 +97,7 @@ def test_the_framed_page_opens_on_the_patient_and_sends_with_no_cookie(chart, tw
 
 def test_the_launch_token_never_appears_in_a_request_url_or_referer(chart, twilio):
     _conversation()
-    token = launch_token(phone=PATIENT)
+    token = chart_token(phone=PATIENT)
 
     page, frame = chart(token)
     expect(frame.locator("#thread-list li")).to_have_count(1)
@@ -120,7 +121,7 @@ def test_reloading_the_pane_keeps_working_without_a_new_launch(chart, twilio):
     blocked, as with third-party cookies): the session waits in the fragment."""
     _conversation()
 
-    page, frame = chart(launch_token(phone=PATIENT))
+    page, frame = chart(chart_token(phone=PATIENT))
     expect(frame.locator("#thread-list li")).to_have_count(1)
 
     for _ in range(2):
@@ -141,7 +142,7 @@ def test_where_the_browser_keeps_session_storage_even_reloading_the_chart_works(
     kept in sessionStorage for that launch carries on instead."""
     settings.CANVAS_ORIGIN = other_site.same_site_origin
     _conversation()
-    token = launch_token(phone=PATIENT)
+    token = chart_token(phone=PATIENT)
     page = chart.context.new_page()
     page.goto(
         other_site.framing(
@@ -163,7 +164,7 @@ def test_where_the_browser_keeps_session_storage_even_reloading_the_chart_works(
 def test_where_nothing_could_be_kept_reloading_the_chart_asks_to_open_sms_again(chart, twilio):
     _conversation()
 
-    page, frame = chart(launch_token(phone=PATIENT))
+    page, frame = chart(chart_token(phone=PATIENT))
     expect(frame.locator("#thread-list li")).to_have_count(1)
     page.reload()  # a frame on another site, no storage: the used launch token again
 
@@ -199,7 +200,7 @@ def test_limited_to_the_patient_the_pane_offers_only_their_conversation(
     _conversation()
 
     for width in (420, 1280):
-        page, frame = chart(launch_token(phone=PATIENT), width=width)
+        page, frame = chart(chart_token(phone=PATIENT), width=width)
         expect(frame.locator("#thread-list li")).to_have_count(1)
         expect(frame.locator("#log-view")).to_be_hidden()  # no other view to choose
         expect(frame.locator("#log-counterpart")).to_be_hidden()

@@ -6,10 +6,10 @@ from playwright.sync_api import expect
 from smsapp.models import Message
 from tests.browser.helpers import TWILIO, png
 from tests.factories import MediaFactory, MessageFactory, PhoneFactory
-from tests.test_launch_tokens import launch_token
+from tests.test_embed import chart_token
 
 OURS = "+14155550100"
-PATIENT = "+14155550199"  # the phone in launch_token()'s claims
+PATIENT = "+14155550199"  # the phone in chart_token(phone=PATIENT)'s claims
 
 
 def test_framed_with_a_token_the_page_shows_mms_pictures_from_blob_urls(
@@ -31,7 +31,7 @@ def test_framed_with_a_token_the_page_shows_mms_pictures_from_blob_urls(
     )
 
     page = app.new_page(signed_in=False)
-    page.goto(other_site.framing(f"{app.url}/embed/#launch={launch_token()}"))
+    page.goto(other_site.framing(f"{app.url}/embed/#launch={chart_token(phone=PATIENT)}"))
     frame = page.frame_locator("#sms")
 
     image = frame.locator("#thread-list .bubble img")  # the patient's thread opens
@@ -48,7 +48,7 @@ def test_a_site_other_than_canvas_cannot_frame_the_page(app, other_site, setting
 
     page = app.new_page(signed_in=False)
     with page.expect_response(lambda r: "/embed/" in r.url) as answered:
-        page.goto(other_site.framing(f"{app.url}/embed/#launch={launch_token()}"))
+        page.goto(other_site.framing(f"{app.url}/embed/#launch={chart_token(phone=PATIENT)}"))
     assert answered.value.status == 200  # the server answered; the browser refused to show it
 
     page.wait_for_load_state("load")
@@ -66,7 +66,7 @@ def test_the_framed_page_renews_its_token_before_it_expires(app, other_site, set
 
     page = app.new_page(signed_in=False)
     page.context.clock.install()
-    page.goto(other_site.framing(f"{app.url}/embed/#launch={launch_token()}"))
+    page.goto(other_site.framing(f"{app.url}/embed/#launch={chart_token(phone=PATIENT)}"))
     frame = page.frame_locator("#sms")
     frame.locator('body[data-phones="loaded"]').wait_for(state="attached")
     page.wait_for_timeout(1100)  # tokens carry whole seconds: the renewed one must differ

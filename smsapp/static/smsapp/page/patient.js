@@ -46,31 +46,16 @@ export function threadTitle(item, counterpart) {
 
 // ---- the thread's header ------------------------------------------------------------------
 
-// `linkedHere`: numbers this page linked (so the link is staff's and can be undone);
-// `notStaffs`: numbers whose Unlink the server refused (the chart itself lists them).
-const memory = { linkedHere: new Set(), notStaffs: new Set() };
-
-/** Whether the role may link numbers. Until the server lists the permission in
-    `session.may`, the page offers linking and shows the route's refusal (403). */
+/** Whether the role may link numbers (the route refuses others anyway). */
 function mayLink() {
   const may = (cfg.session && cfg.session.may) || {};
-  return Object.prototype.hasOwnProperty.call(may, LINK_PERMISSION) ? Boolean(may[LINK_PERMISSION]) : true;
+  return Boolean(may[LINK_PERMISSION]);
 }
 
-/** Whether the number's link is staff's (so "Unlink" can undo it). The directory does not
-    say yet: a number several charts list, or one linked to another patient than the only
-    chart that lists it, can only be linked by staff; the chart's own mobile (the one the
-    page was opened with) is the chart's; otherwise Unlink is offered and a refusal hides it. */
+/** Whether staff made the number's link, so "Unlink" can undo it (a chart's own link
+    is changed in Canvas). */
 function staffLinked(item) {
-  if (typeof item.staffLink === "boolean") return item.staffLink; // if the server says
-  const them = item.counterpart;
-  if (memory.notStaffs.has(them)) return false;
-  if (memory.linkedHere.has(them)) return true;
-  const patients = item.patients || [];
-  if (patients.length !== 1 || patients[0].id !== item.patientId) return true;
-  const chart = chartPatient();
-  const chartsOwn = chart && chart.id === item.patientId && cfg.session.patientPhone === them;
-  return !chartsOwn;
+  return Boolean(item.staffLink);
 }
 
 /** A controller for one thread header: `box` (shown when it has something to say),
@@ -98,9 +83,8 @@ export function patientHeader(box, info, status, onChange) {
         el("span", { cls: "patient-id", text: "Canvas id " + item.patientId }),
       ]);
       if (mayLink() && staffLinked(item)) {
-        line.appendChild(
-          button("Unlink", "link-button patient-unlink", "Unlink " + formatNumber(item.counterpart) + " from " + (item.name || "this patient"), unlink),
-        );
+        const label = "Unlink " + formatNumber(item.counterpart) + " from " + (item.name || "this patient");
+        line.appendChild(button("Unlink", "link-button patient-unlink", label, unlink));
       }
       return [line];
     }
@@ -110,7 +94,10 @@ export function patientHeader(box, info, status, onChange) {
         return p.name || "Patient " + p.id;
       });
       return [
-        el("p", { cls: "patient-line", text: "Shared number: the charts of " + names.join(" and ") + " list it. Who is texting?" }),
+        el("p", {
+          cls: "patient-line",
+          text: "Shared number: the charts of " + names.join(" and ") + " list it. Who is texting?",
+        }),
         el(
           "div",
           { cls: "patient-choices", attrs: { role: "group", "aria-label": "Link this number to one patient" } },
@@ -163,14 +150,12 @@ export function patientHeader(box, info, status, onChange) {
           if (seq !== current.seq) return;
           const answer = r.data || {};
           const next = Object.assign({}, item, answer);
-          if (!("staffLink" in answer)) delete next.staffLink; // the old one no longer holds
           current.item = next;
           say(status, done(next), "ok");
           if (onChange) onChange(next);
         },
         function (err) {
           if (seq !== current.seq) return;
-          if (method === "DELETE" && err.status === 400) memory.notStaffs.add(item.counterpart);
           say(status, err.message, "error");
         },
       )
@@ -190,19 +175,14 @@ export function patientHeader(box, info, status, onChange) {
   }
 
   function link(patientId, name) {
-    const them = current.item.counterpart;
     return act("POST", { patientId: patientId }, "Linking to " + name + "…", function (item) {
-      memory.linkedHere.add(them);
-      memory.notStaffs.delete(them);
       return "Linked to " + (item.name || name) + ".";
     });
   }
 
   function unlink() {
-    const them = current.item.counterpart;
     const name = current.item.name || "the patient";
     return act("DELETE", undefined, "Unlinking…", function () {
-      memory.linkedHere.delete(them);
       return "Unlinked from " + name + ".";
     });
   }

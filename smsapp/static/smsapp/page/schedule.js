@@ -30,6 +30,11 @@ export function zoneFor(number) {
   return zones[number];
 }
 
+/** Ask again next time: linking a number to a patient gives it their chart's zone. */
+export function forgetZone(number) {
+  delete zones[number];
+}
+
 /** Minutes `zone` is ahead of UTC at `date` (negative west of Greenwich). */
 export function offsetMinutes(zone, date) {
   const parts = {};

@@ -12,7 +12,7 @@ import {
 import { addAttachments } from "./media.js";
 import { patientHeader, threadTitle } from "./patient.js";
 import { replyTo } from "./reply.js";
-import { cancelScheduled, loadPending, renderPending, zoneFor } from "./schedule.js";
+import { cancelScheduled, forgetZone, loadPending, renderPending, zoneFor } from "./schedule.js";
 import { formatNumber } from "./sms.js";
 
 const PAGE_SIZE = 30;
@@ -236,14 +236,20 @@ function cancel(item, button) {
     .then(showPending);
 }
 
+/** A link made or undone in the header: the title follows, the list looks again, and the
+    time zone is asked again (it is the linked chart's; an open "Send later" keeps the one
+    it shows until the thread is opened again). */
+function linked(item) {
+  $("thread-title").textContent = threadTitle(item, state.them);
+  forgetZone(state.them);
+  if (state.onLinked) state.onLinked(item);
+}
+
 /** `onRead`: a read changed the counts; `onLinked`: the number's patient changed (the
     list shows names). */
 export function startThread(onRead, onLinked) {
   state.onRead = onRead;
   state.onLinked = onLinked;
-  state.patient = patientHeader($("thread-patient"), $("thread-patient-info"), $("thread-patient-state"), function (item) {
-    $("thread-title").textContent = threadTitle(item, state.them);
-    if (state.onLinked) state.onLinked(item);
-  });
+  state.patient = patientHeader($("thread-patient"), $("thread-patient-info"), $("thread-patient-state"), linked);
   $("thread-older").addEventListener("click", loadOlder);
 }
