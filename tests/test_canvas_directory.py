@@ -110,6 +110,18 @@ def test_a_push_replaces_the_numbers_and_an_older_push_changes_nothing():
     assert list(PatientNumber.objects.values_list("number", flat=True)) == [PARENT]
 
 
+def test_a_new_name_moves_the_lists_etag_so_polling_pages_show_it(agent_client):
+    _conversation_with(ANN)
+    push(push_body(entry()))
+    first = agent_client.get(f"{API}conversations/{US}")
+
+    push(push_body(entry(name="Ann Jones"), as_of=T0 + timedelta(minutes=1)))
+    again = agent_client.get(f"{API}conversations/{US}", HTTP_IF_NONE_MATCH=first["ETag"])
+
+    assert again.status_code == 200
+    assert again.json()[0]["name"] == "Ann Jones"
+
+
 def test_an_inactive_patient_keeps_no_number():
     push(push_body(entry()))
 

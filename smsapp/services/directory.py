@@ -61,12 +61,14 @@ def _apply(as_of: datetime, entries: list[contract.Entry]) -> tuple[int, int]:
 
 
 def _apply_one(as_of: datetime, entry: contract.Entry) -> set[str] | None:
-    """One entry; the numbers whose owners or flags changed, or None when it is older."""
+    """One entry; the numbers whose owners, flags or patient's name changed, or None when
+    it is older."""
     patient = CanvasPatient.objects.select_for_update().filter(patient_id=entry.patient_id).first()
     if patient is not None and patient.as_of is not None and patient.as_of > as_of:
         return None
     if patient is None:
         patient = CanvasPatient(patient_id=entry.patient_id)
+    renamed = (patient.name, patient.active) != (entry.name, entry.active)
     patient.name, patient.time_zone = entry.name, entry.time_zone
     patient.active, patient.as_of = entry.active, as_of
     patient.save()
@@ -79,6 +81,8 @@ def _apply_one(as_of: datetime, entry: contract.Entry) -> set[str] | None:
             number=mobile.number,
             defaults={"opted_out": mobile.opted_out, "rank": rank},
         )
+    if renamed:  # every list that shows the patient looks again
+        return before.keys() | after.keys()
     return {n for n in before.keys() | after.keys() if before.get(n) != after.get(n)}
 
 
