@@ -326,7 +326,7 @@ def test_sync_canvas_directory_pages_through_the_plugins_route(settings, mocked_
 
     def answer(request):
         query = parse_qs(urlparse(request.url).query)
-        token = contract.bearer(request.headers["Authorization"])
+        token = request.headers["Authorization"].removeprefix("Bearer ")
         contract.verify(
             token, key=KEY, issuer=contract.APP_ISSUER, audience=contract.PLUGIN_CALLS["directory"],
             lifetime=contract.PLUGIN_CALL_LIFETIME, body=None,

@@ -60,7 +60,7 @@ def posted(mocked, url: str, purpose: str) -> list[dict]:
             else call.request.body.encode()
         )
         contract.verify(
-            contract.bearer(call.request.headers["Authorization"]),
+            call.request.headers["Authorization"].removeprefix("Bearer "),
             key=KEY,
             issuer=contract.APP_ISSUER,
             audience=contract.PLUGIN_CALLS[purpose],

@@ -139,7 +139,7 @@ def test_the_plugins_push_passes_the_apps_check_and_reads_back_as_the_chart(cont
 
     request = json.loads(effect.payload)["data"]
     body = request["body"].encode()
-    token = contract.bearer(request["headers"]["Authorization"])
+    token = request["headers"]["Authorization"].removeprefix("Bearer ")
     contract.verify_directory_push(token, key=LAUNCH_KEY, body=body)
     as_of, entries, following = contract.read_directory(body)
     assert as_of.tzinfo is not None

@@ -86,7 +86,7 @@ def test_the_push_runs_in_the_sandbox(sandboxed, contract, secrets, patient):
 
     request = json.loads(effect.payload)["data"]
     contract.verify_directory_push(
-        contract.bearer(request["headers"]["Authorization"]),
+        request["headers"]["Authorization"].removeprefix("Bearer "),
         key=LAUNCH_KEY,
         body=request["body"].encode(),
     )

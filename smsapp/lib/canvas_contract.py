@@ -92,12 +92,6 @@ def verify(
     return claims
 
 
-def bearer(header: str) -> str:
-    """The token of an `Authorization: Bearer ...` header, or ""."""
-    scheme, _, token = (header or "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
-
-
 # --- app → plugin -------------------------------------------------------------------------
 
 

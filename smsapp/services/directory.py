@@ -237,9 +237,13 @@ def mark_patients(items: list[dict]) -> list[dict]:
 # --- staff's links ---------------------------------------------------------------------------
 
 
-def link(*, number: str, patient_id: str, allowed: set[str], user, actor: audit.Actor) -> dict:
-    """Link `number` to the patient `patient_id`: one of `allowed` (the chart the page was
-    opened from, and the charts that share the number). Its texts go to their chart."""
+def link(*, number: str, patient_id: str, chart_patient_id: str, user, actor: audit.Actor) -> dict:
+    """Link `number` to the patient `patient_id`: the patient of the chart the page was
+    opened from (`chart_patient_id`, "" for a page signed in on its own), or one of the
+    patients whose charts list the number. Its texts go to their chart."""
+    allowed = {p.patient_id for p in NumberLink.objects.patients_of([number])[number][0]}
+    if chart_patient_id:
+        allowed.add(chart_patient_id)
     if patient_id not in allowed:
         raise Forbidden(
             "A number can be linked to the patient whose chart opened this page, or to one "

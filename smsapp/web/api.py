@@ -243,11 +243,12 @@ def conversation_patient(request: HttpRequest, number: str, counterpart: str) ->
     if not isinstance(patient_id, str) or not patient_id:
         raise InvalidInput({"patientId": "patientId must be the Canvas id of the patient."})
     claims = getattr(request, "api_token", None)
-    allowed = {p["id"] for p in directory.describe([counterpart])[counterpart]["patients"]}
-    if claims is not None and claims.patient_id:
-        allowed.add(claims.patient_id)
     answer = directory.link(
-        number=counterpart, patient_id=patient_id, allowed=allowed, user=request.user, actor=actor
+        number=counterpart,
+        patient_id=patient_id,
+        chart_patient_id=claims.patient_id if claims else "",
+        user=request.user,
+        actor=actor,
     )
     return JsonResponse(answer)
 

@@ -8,30 +8,18 @@ import logging
 
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
-from django.utils.cache import add_never_cache_headers
-from django.views.decorators.csrf import csrf_exempt
 
 from smsapp.lib import canvas_contract as contract
 from smsapp.services import directory
-from smsapp.web.decorators import json_error
+from smsapp.web.decorators import bearer_token, credential_post, json_error
 
 log = logging.getLogger(__name__)
 
 
-@csrf_exempt  # no cookie is read: the signed bearer token is the credential
+@credential_post  # no cookie is read: the signed bearer token is the credential
 def directory_push(request: HttpRequest) -> JsonResponse:
     """200 {"applied", "ignored"}; 401 for a token that is not the plugin's for this body,
     400 for a body that is not a directory push, 503 without CANVAS_LAUNCH_KEY."""
-    response = _push(request)
-    add_never_cache_headers(response)
-    return response
-
-
-def _push(request: HttpRequest) -> JsonResponse:
-    if request.method != "POST":
-        response = json_error("This route answers POST only.", 405)
-        response["Allow"] = "POST"
-        return response
     if not settings.CANVAS_LAUNCH_KEY:
         return json_error(
             "The Canvas link is not set up: set CANVAS_LAUNCH_KEY to the plugin's SMS_LAUNCH_KEY.",
@@ -40,7 +28,7 @@ def _push(request: HttpRequest) -> JsonResponse:
     body = request.body
     try:
         contract.verify_directory_push(
-            contract.bearer(request.headers.get("Authorization", "")),
+            bearer_token(request) or "",
             key=settings.CANVAS_LAUNCH_KEY,
             body=body,
         )

@@ -1,6 +1,7 @@
 """What the views share, as decorators: `api_view` for every JSON route (the one error
-shape, who may call, the CSRF rules, the methods) and `twilio_webhook` for Twilio's calls
-(the signature check). No view module imports from another."""
+shape, who may call, the CSRF rules, the methods), `credential_post` for the routes Canvas
+calls with a token of its own, and `twilio_webhook` for Twilio's calls (the signature
+check). No view module imports from another."""
 
 from __future__ import annotations
 
@@ -159,7 +160,7 @@ def api_view(
 
     Every answer is `no-store`: they hold patients' messages, numbers and pictures, which
     must not stay in the browser's cache on a shared front-desk computer."""
-    allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
+    allowed = _answered(methods)
     if scope not in ("clinic", "patient", "any"):
         raise ValueError(f"api_view scope must be clinic, patient or any, not {scope!r}")
 
@@ -180,9 +181,7 @@ def api_view(
             if scope == "clinic" and limited_to(request) is not None:
                 return json_error(OUT_OF_SCOPE, 403)
             if request.method not in allowed:
-                response = json_error(f"This route answers {' or '.join(methods)} only.", 405)
-                response["Allow"] = ", ".join(sorted(allowed))
-                return response
+                return _not_allowed(methods)
             try:
                 return view(request, *args, **kwargs)
             except InvalidInput as problem:
@@ -317,6 +316,36 @@ def _twilio_signed(request: HttpRequest) -> HttpResponse | None:
     if not twilio_gateway.signature_is_valid(_public_url(request), params, signature):
         return _refuse(request, "the signature does not match")
     return None
+
+
+def _answered(methods: tuple[str, ...]) -> set[str]:
+    return set(methods) | ({"HEAD"} if "GET" in methods else set())
+
+
+def _not_allowed(methods: tuple[str, ...]) -> JsonResponse:
+    """405 in the API's error shape, with the methods the route answers in `Allow`."""
+    response = json_error(f"This route answers {' or '.join(methods)} only.", 405)
+    response["Allow"] = ", ".join(sorted(_answered(methods)))
+    return response
+
+
+def credential_post(view: View) -> View:
+    """A JSON route another party calls with a credential of its own in the request, never
+    a cookie (the Canvas launch token in the body, the plugin's bearer token): POST only
+    (405 in the API's shape otherwise), no CSRF token (there is no ambient credential for
+    another site to ride on), every answer `no-store`."""
+
+    @csrf_exempt
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method == "POST":
+            response = view(request, *args, **kwargs)
+        else:
+            response = _not_allowed(("POST",))
+        add_never_cache_headers(response)
+        return response
+
+    return wrapper
 
 
 def twilio_webhook(*methods: str) -> Callable[[View], View]:

@@ -26,7 +26,6 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
 from smsapp.lib import launch, validation
@@ -34,7 +33,7 @@ from smsapp.lib.errors import InvalidInput
 from smsapp.models import AuditEvent, LaunchTokenUse
 from smsapp.models.canvas import CANVAS_USERNAME_PREFIX
 from smsapp.services import audit, directory
-from smsapp.web.decorators import api_view, json_error
+from smsapp.web.decorators import api_view, credential_post, json_error
 from smsapp.web.pages import render_page, session_config
 
 log = logging.getLogger(__name__)
@@ -207,23 +206,13 @@ def embed(request: HttpRequest) -> HttpResponse:
     return render_page(request, embed=True)
 
 
-@csrf_exempt  # no cookie is read or set: the launch token in the body is the credential
+@credential_post  # no cookie is read or set: the launch token in the body is the credential
 def embed_launch(request: HttpRequest) -> JsonResponse:
     """POST {"launch": <token>}: the launch token checked and used up (open_launch), then
     `{token, expiresIn, session}`: the API token the page sends as a bearer token and what
     the page needs to know about its user (pages.session_config). A refusal is 401 (403
     for a user switched off, 503 without CANVAS_LAUNCH_KEY) with the refusal page's
     sentences."""
-    response = _launch(request)
-    add_never_cache_headers(response)
-    return response
-
-
-def _launch(request: HttpRequest) -> JsonResponse:
-    if request.method != "POST":
-        response = json_error("This route answers POST only.", 405)
-        response["Allow"] = "POST"
-        return response
     if request.content_type != "application/json":
         return json_error(
             "Send the request body as JSON, with the header Content-Type: application/json.",
