@@ -12,6 +12,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from smsapp.lib import hours
+from smsapp.lib.zones import zone_of
 from smsapp.models import ScheduledMessage
 from smsapp.services import scheduled
 from tests import twilio_payloads as tw
@@ -24,6 +25,13 @@ OURS = "+14155550100"
 SAN_FRANCISCO = "+14155550199"  # America/Los_Angeles
 LONDON = "+442071234567"  # Europe/London
 TOLL_FREE = "+18005550123"  # every North American zone: the clinic's is used
+
+
+def quiet_end(number: str, at: datetime) -> datetime | None:
+    """The end of the quiet hours `at` falls in, in the time zone `number` tells."""
+    return hours.quiet_hours_end(zone_of(number)[0], at)
+
+
 LOS_ANGELES = ZoneInfo("America/Los_Angeles")
 TEN_UTC = datetime(2026, 11, 9, 10, 0, tzinfo=UTC)  # 02:00 in San Francisco
 
@@ -36,40 +44,34 @@ def quiet(settings):
 
 
 def test_at_ten_utc_a_san_francisco_number_is_inside_quiet_hours_and_london_is_not(quiet):
-    assert hours.quiet_hours_end(SAN_FRANCISCO, TEN_UTC) == datetime(
-        2026, 11, 9, 8, 0, tzinfo=LOS_ANGELES
-    )
-    assert hours.quiet_hours_end(LONDON, TEN_UTC) is None  # 10:00 in London
+    assert quiet_end(SAN_FRANCISCO, TEN_UTC) == datetime(2026, 11, 9, 8, 0, tzinfo=LOS_ANGELES)
+    assert quiet_end(LONDON, TEN_UTC) is None  # 10:00 in London
 
 
 def test_quiet_hours_in_summer_time_too(quiet):
     july = datetime(2026, 7, 6, 10, 0, tzinfo=UTC)  # 03:00 in San Francisco, 11:00 in London
-    assert hours.quiet_hours_end(SAN_FRANCISCO, july) == datetime(
-        2026, 7, 6, 8, 0, tzinfo=LOS_ANGELES
-    )
-    assert hours.quiet_hours_end(LONDON, july) is None
+    assert quiet_end(SAN_FRANCISCO, july) == datetime(2026, 7, 6, 8, 0, tzinfo=LOS_ANGELES)
+    assert quiet_end(LONDON, july) is None
 
 
 def test_a_number_with_no_single_zone_uses_the_clinics(quiet):
     # 10:00 UTC is 05:00 in New York: quiet; it ends at 08:00 there.
-    assert hours.quiet_hours_end(TOLL_FREE, TEN_UTC) == datetime(
+    assert quiet_end(TOLL_FREE, TEN_UTC) == datetime(
         2026, 11, 9, 8, 0, tzinfo=ZoneInfo("America/New_York")
     )
     quiet.TIME_ZONE = "Europe/Paris"  # 11:00
-    assert hours.quiet_hours_end(TOLL_FREE, TEN_UTC) is None
+    assert quiet_end(TOLL_FREE, TEN_UTC) is None
 
 
 def test_late_in_the_evening_quiet_hours_end_the_next_morning(quiet):
     evening = datetime(2026, 11, 9, 22, 14, tzinfo=LOS_ANGELES)
-    assert hours.quiet_hours_end(SAN_FRANCISCO, evening) == datetime(
-        2026, 11, 10, 8, 0, tzinfo=LOS_ANGELES
-    )
-    assert hours.quiet_hours_end(SAN_FRANCISCO, evening.replace(hour=20, minute=59)) is None
+    assert quiet_end(SAN_FRANCISCO, evening) == datetime(2026, 11, 10, 8, 0, tzinfo=LOS_ANGELES)
+    assert quiet_end(SAN_FRANCISCO, evening.replace(hour=20, minute=59)) is None
 
 
 def test_without_quiet_hours_nothing_is_held(quiet):
     quiet.QUIET_HOURS = ""
-    assert hours.quiet_hours_end(SAN_FRANCISCO, TEN_UTC) is None
+    assert quiet_end(SAN_FRANCISCO, TEN_UTC) is None
 
 
 def test_a_scheduled_text_is_held_by_the_patients_quiet_hours(quiet):

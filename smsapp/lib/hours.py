@@ -23,8 +23,6 @@ from zoneinfo import ZoneInfo
 import holidays
 from django.conf import settings
 
-from smsapp.lib.zones import zone_of
-
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 OFFICE_EXAMPLE = "mon-fri 08:00-17:00; sat 09:00-12:00"
 END_OF_DAY = time(23, 59, 59, 999999)  # what "24:00" means as the end of a range
@@ -165,13 +163,11 @@ def quiet_window(text: str) -> Window | None:
     return parse_window(text)
 
 
-def quiet_hours_end(number: str, at: datetime, *, zone: str | None = None) -> datetime | None:
-    """When the patient's quiet hours (QUIET_HOURS in their local time: `zone` when known,
-    e.g. from their chart, else their number's) end, if `at` is inside them; None when the
-    app may text them at `at`."""
+def quiet_hours_end(zone: str, at: datetime) -> datetime | None:
+    """When the patient's quiet hours (QUIET_HOURS in their time zone `zone`) end, if `at`
+    is inside them; None when the app may text them at `at`."""
     window = quiet_window(settings.QUIET_HOURS)
     if window is None:
         return None
-    zone = zone or zone_of(number)[0]
     local = at.astimezone(ZoneInfo(zone))
     return window.end_after(local) if window.contains(local.time()) else None

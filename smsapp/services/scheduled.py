@@ -125,13 +125,13 @@ def cancel(*, scheduled_id: str, user=None, actor: audit.Actor = audit.SYSTEM) -
 def held_until(item: ScheduledMessage, now: datetime) -> datetime | None:
     """May this text go out now? None if so, else the earliest time it may.
 
-        The one place where rules about *when* the app may text a patient on its own apply:
-        inside the patient's quiet hours (QUIET_HOURS in their local time: their chart's time
-    zone, else their number's) it waits for the
-        window's end. Whether it may be sent at all (an opt-out) is the send path's question,
-        asked for every send (smsapp.services.messages.send)."""
+    The one place where rules about *when* the app may text a patient on its own apply:
+    inside the patient's quiet hours (QUIET_HOURS in their local time: their chart's time
+    zone, else their number's) it waits for the window's end. Whether it may be sent at
+    all (an opt-out) is the send path's question, asked for every send
+    (smsapp.services.messages.send)."""
     zone, _ = directory.time_zone_of(item.to_number)
-    return hours.quiet_hours_end(item.to_number, now, zone=zone)
+    return hours.quiet_hours_end(zone, now)
 
 
 def send_due(scheduled_id: str) -> str:
