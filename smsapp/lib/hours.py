@@ -5,7 +5,8 @@
   `holidays` package: ``US``, ``US-CA``). Auto-reply rules limited to "outside office
   hours" answer only then.
 - Quiet hours (`QUIET_HOURS`, default ``21:00-08:00``) in the patient's local time (their
-  number's zone when it has one, else TIME_ZONE): a scheduled text that falls due inside
+  chart's time zone, else their number's when it has one, else TIME_ZONE: see
+  smsapp.services.directory.time_zone_of): a scheduled text that falls due inside
   them waits for their end; the page asks before a manual send.
 
 Settings hold the text; it is parsed once at start-up (project/settings.py refuses a bad
