@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from datetime import timedelta
+from itertools import islice
 from typing import Any
 
 from django.conf import settings
@@ -67,34 +68,31 @@ def queue(messages: list[dict[str, Any]]) -> None:
         unread_changed()
 
 
-def backfill(numbers: Iterable[str]) -> int:
+def backfill(numbers: Iterable[str]) -> None:
     """The texts of `numbers` (linked now) from before: they wait for their chart too, and
-    those skipped while a number was not linked are taken up again. Returns how many."""
+    those skipped while a number was not linked are taken up again."""
     if not canvas_gateway.is_configured():
-        return 0
+        return
     found = NumberLink.objects.patients_of(sorted(set(numbers)))
     linked = [number for number, (_, patient, _) in found.items() if patient]
     if not linked:
-        return 0
-    revived = ChartRecord.objects.filter(number__in=linked, state=ChartRecord.State.SKIPPED).update(
+        return
+    waiting = ChartRecord.objects.filter(number__in=linked, state=ChartRecord.State.SKIPPED).update(
         state=ChartRecord.State.PENDING, next_attempt_at=timezone.now(), error=""
     )
     texts = Message.objects.filter(
         Q(direction=Message.Direction.INBOUND, from_number__in=linked)
         | (~Q(direction=Message.Direction.INBOUND) & Q(to_number__in=linked))
     ).values_list("sid", "direction", "from_number", "to_number")
-    added, batch = 0, []
-    for sid, direction, from_number, to_number in texts.iterator(chunk_size=_CHUNK):
-        batch.append(
-            ChartRecord(message_sid=sid, number=_counterpart(direction, from_number, to_number))
-        )
-        if len(batch) == _CHUNK:
-            added += len(ChartRecord.objects.bulk_create(batch, ignore_conflicts=True))
-            batch = []
-    added += len(ChartRecord.objects.bulk_create(batch, ignore_conflicts=True))
-    if added or revived:
+    rows = texts.iterator(chunk_size=_CHUNK)
+    while batch := [
+        ChartRecord(message_sid=sid, number=_counterpart(direction, from_number, to_number))
+        for sid, direction, from_number, to_number in islice(rows, _CHUNK)
+    ]:
+        ChartRecord.objects.bulk_create(batch, ignore_conflicts=True)  # recorded ones stay
+        waiting += len(batch)
+    if waiting:
         record_in_charts.enqueue()
-    return added + revived
 
 
 # --- the job ---------------------------------------------------------------------------------

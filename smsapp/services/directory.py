@@ -111,21 +111,13 @@ def _follow_chart_opt_outs(numbers: list[str]) -> None:
     for number in numbers:
         state = states.get(number)
         opted_out = state is not None and state.opted_out
-        from_chart = (
-            state is not None and state.event and state.event.source == ConsentEvent.Source.CANVAS
-        )
-        if number in flagged and not opted_out:
+        from_chart = opted_out and state.event and state.event.source == ConsentEvent.Source.CANVAS
+        flag = number in flagged
+        if flag != opted_out and (flag or from_chart):
             consent.record(
                 patient_number=number,
                 our_number="",
-                opted_out=True,
-                source=ConsentEvent.Source.CANVAS,
-            )
-        elif number not in flagged and opted_out and from_chart:
-            consent.record(
-                patient_number=number,
-                our_number="",
-                opted_out=False,
+                opted_out=flag,
                 source=ConsentEvent.Source.CANVAS,
             )
 
@@ -226,8 +218,8 @@ def describe(numbers: list[str]) -> dict[str, dict]:
 
 
 def mark_patients(items: list[dict]) -> list[dict]:
-    """Set `name`, `patientId`, `patients` and `staffLink` on a page of conversations/<our_number>'s
-    items."""
+    """Set `name`, `patientId`, `patients` and `staffLink` on a page of
+    conversations/<our_number>'s items."""
     described = describe([item["counterpart"] for item in items])
     for item in items:
         item.update(described[item["counterpart"]])
