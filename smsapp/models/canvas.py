@@ -5,6 +5,7 @@ them), and the texts on their way into charts."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import models
@@ -95,14 +96,20 @@ class PatientNumber(models.Model):
         return f"{self.number} of {self.patient.patient_id}"
 
 
+class Owners(NamedTuple):
+    """Whose a number is: `patients`, the charts that list it (and the patient staff
+    linked it to); `linked`, the one it is linked to: staff's choice, else the only chart
+    that lists it (a number several charts share, a parent's phone, links to none until
+    staff choose); `by_staff`, whether staff chose it."""
+
+    patients: list[CanvasPatient]
+    linked: CanvasPatient | None
+    by_staff: bool
+
+
 class NumberLinkQuerySet(models.QuerySet):
-    def patients_of(
-        self, numbers: list[str]
-    ) -> dict[str, tuple[list[CanvasPatient], CanvasPatient | None, bool]]:
-        """For each of `numbers` the patients it belongs to (the charts that list it, and
-        the patient staff linked it to) and the one it is linked to: staff's choice, else
-        the only chart that lists it (a number several charts share, a parent's phone,
-        links to none until staff choose), and whether staff chose it. Two queries."""
+    def patients_of(self, numbers: list[str]) -> dict[str, Owners]:
+        """The Owners of each of `numbers`. Two queries."""
         found: dict[str, list[CanvasPatient]] = {number: [] for number in numbers}
         rows = PatientNumber.objects.filter(number__in=numbers, patient__active=True)
         for row in rows.select_related("patient").order_by("patient__name", "patient__patient_id"):
@@ -116,12 +123,12 @@ class NumberLinkQuerySet(models.QuerySet):
             linked = chosen.get(number) or (patients[0] if len(patients) == 1 else None)
             if linked and linked.pk not in {p.pk for p in patients}:
                 patients.append(linked)  # a number no chart lists
-            answer[number] = (patients, linked, number in chosen)
+            answer[number] = Owners(patients, linked, number in chosen)
         return answer
 
     def patient_id_of(self, number: str) -> str:
         """The id of the patient `number` is linked to, or ""."""
-        linked = self.patients_of([number])[number][1]
+        linked = self.patients_of([number])[number].linked
         return linked.patient_id if linked else ""
 
 

@@ -55,11 +55,11 @@ def queue(messages: list[dict[str, Any]]) -> None:
         return
     numbers = {m["sid"]: _counterpart(m["direction"], m["from_number"], m["to_number"])
                for m in messages if m["from_number"] and m["to_number"]}  # fmt: skip
-    linked = NumberLink.objects.patients_of(sorted(set(numbers.values())))
+    owners = NumberLink.objects.patients_of(sorted(set(numbers.values())))
     records = [
         ChartRecord(message_sid=sid, number=number)
         for sid, number in numbers.items()
-        if linked[number][1]
+        if owners[number].linked
     ]
     if records:
         ChartRecord.objects.bulk_create(records, ignore_conflicts=True)
@@ -73,8 +73,8 @@ def backfill(numbers: Iterable[str]) -> None:
     those skipped while a number was not linked are taken up again."""
     if not canvas_gateway.is_configured():
         return
-    found = NumberLink.objects.patients_of(sorted(set(numbers)))
-    linked = [number for number, (_, patient, _) in found.items() if patient]
+    owners = NumberLink.objects.patients_of(sorted(set(numbers)))
+    linked = [number for number, owner in owners.items() if owner.linked]
     if not linked:
         return
     waiting = ChartRecord.objects.filter(number__in=linked, state=ChartRecord.State.SKIPPED).update(

@@ -190,7 +190,7 @@ def time_zone_of(number: str) -> tuple[str, bool]:
     """The patient's time zone: their chart's when the number is linked to a patient whose
     chart has one, else what the number tells (smsapp.lib.zones.zone_of). The flag says
     whether it is the patient's (not the clinic's)."""
-    linked = NumberLink.objects.patients_of([number])[number][1]
+    linked = NumberLink.objects.patients_of([number])[number].linked
     if linked and linked.time_zone:
         try:
             ZoneInfo(linked.time_zone)
@@ -205,15 +205,15 @@ def describe(numbers: list[str]) -> dict[str, dict]:
     linked to (null for none), `patients`, every chart that lists it (several when it is
     shared: staff choose one), as {id, name}, and `staffLink`, whether staff made the
     link (only that one can be undone here)."""
-    found = NumberLink.objects.patients_of(list(dict.fromkeys(numbers)))
+    owners = NumberLink.objects.patients_of(list(dict.fromkeys(numbers)))
     return {
         number: {
-            "name": linked.name if linked else None,
-            "patientId": linked.patient_id if linked else None,
-            "patients": [p.to_dict() for p in patients],
-            "staffLink": staff_link,
+            "name": owner.linked.name if owner.linked else None,
+            "patientId": owner.linked.patient_id if owner.linked else None,
+            "patients": [p.to_dict() for p in owner.patients],
+            "staffLink": owner.by_staff,
         }
-        for number, (patients, linked, staff_link) in found.items()
+        for number, owner in owners.items()
     }
 
 
@@ -233,7 +233,7 @@ def link(*, number: str, patient_id: str, chart_patient_id: str, user, actor: au
     """Link `number` to the patient `patient_id`: the patient of the chart the page was
     opened from (`chart_patient_id`, "" for a page signed in on its own), or one of the
     patients whose charts list the number. Its texts go to their chart."""
-    allowed = {p.patient_id for p in NumberLink.objects.patients_of([number])[number][0]}
+    allowed = {p.patient_id for p in NumberLink.objects.patients_of([number])[number].patients}
     if chart_patient_id:
         allowed.add(chart_patient_id)
     if patient_id not in allowed:
