@@ -53,17 +53,28 @@ def sign(
 ) -> str:
     """A bearer token for one call; with `body`, bound to those exact bytes (`bsh`)."""
     issued = int(time.time()) if now is None else now
-    claims = {"iss": issuer, "aud": audience, "iat": issued, "exp": issued + lifetime}
-    claims["jti"] = uuid4().hex
+    claims = {
+        "iss": issuer,
+        "aud": audience,
+        "iat": issued,
+        "exp": issued + lifetime,
+        "jti": uuid4().hex,
+    }
     if body is not None:
         claims["bsh"] = body_hash(body)
     return jwt.encode(claims, key, algorithm="HS256")
 
 
 def verify(
-    token: str, *, key: str, issuer: str, audience: str, lifetime: int, body: bytes | None,
+    token: str,
+    *,
+    key: str,
+    issuer: str,
+    audience: str,
+    lifetime: int,
+    body: bytes | None,
     now: int | None = None,
-) -> dict[str, Any]:  # fmt: skip
+) -> dict[str, Any]:
     """The claims of a token signed by `sign` for this call. Raises ContractError."""
     if not token:
         raise ContractError("The request has no bearer token.")
