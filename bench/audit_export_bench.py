@@ -22,13 +22,13 @@ import resource
 import secrets
 import subprocess
 import sys
-import tempfile
 import time
 import tracemalloc
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # bench.throwaway
 DATABASE = "bench_audit"
 DAYS = 100
 FIRST_DAY = date(2026, 1, 1)
@@ -112,19 +112,10 @@ def measure(days: int, traced: bool) -> dict:
 
 
 def run(db: str, rows: int) -> None:
-    server = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
-    workdir = Path(tempfile.mkdtemp(prefix="audit-bench-"))
-    if db == "postgres":
-        import psycopg
+    from bench.throwaway import database
 
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {DATABASE}")
-        url = f"{server}/{DATABASE}"
-    else:
-        url = f"sqlite:///{workdir / 'bench.sqlite3'}"
-    env = environment(url)
-    try:
+    with database(db, DATABASE) as url:
+        env = environment(url)
         started = time.perf_counter()
         _child(env, ["--fill", str(rows)])
         print(f"{db}: {rows:,} entries written in {time.perf_counter() - started:.0f} s")
@@ -138,15 +129,6 @@ def run(db: str, rows: int) -> None:
                 f"tracemalloc peak {traced['peak'] / 2**20:.1f} MiB; "
                 f"max RSS {timed['max_rss_kib'] / 1024:.0f} MiB"
             )
-    finally:
-        if db == "postgres":
-            import psycopg
-
-            with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-                conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        for path in workdir.iterdir():
-            path.unlink()
-        workdir.rmdir()
 
 
 def _child(env: dict[str, str], args: list[str]) -> dict:
@@ -181,7 +163,9 @@ def main() -> None:
         else:
             print(json.dumps(measure(args.measure, args.traced)))
         return
-    for db in ("sqlite", "postgres") if args.db == "both" else (args.db,):
+    from bench.throwaway import kinds
+
+    for db in kinds(args.db):
         run(db, args.rows)
     print(f"load: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

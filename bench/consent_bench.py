@@ -14,7 +14,7 @@ its Consent rows (all numbers and one of ours), a tenth opted out, then times:
     .venv/bin/python bench/consent_bench.py --db sqlite --patients 20000
 
 PostgreSQL at BENCH_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432); the
-database `bench_consent` is created and dropped. SQLite in bench/consent.sqlite3 (removed).
+database `bench_consent` is created and dropped; SQLite in a temporary file.
 Each database runs in its own process.
 """
 
@@ -31,8 +31,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # bench.throwaway, and the app
 DATABASE = "bench_consent"
-SQLITE = ROOT / "bench" / "consent.sqlite3"
 OURS = ["+15005550006", "+15005550007"]
 
 
@@ -40,8 +40,7 @@ def _patient(n: int) -> str:
     return f"+1415{n:07d}"
 
 
-def configure(db: str, server: str) -> None:
-    url = f"{server}/{DATABASE}" if db == "postgres" else f"sqlite:///{SQLITE}"
+def configure(url: str) -> None:
     os.environ.update(
         {
             "SECRET_KEY": secrets.token_urlsafe(40),
@@ -52,20 +51,6 @@ def configure(db: str, server: str) -> None:
             "TWILIO_SANDBOX": "false",
         }
     )
-    sys.path.insert(0, str(ROOT))
-
-
-def recreate(db: str, server: str, *, drop_only: bool = False) -> None:
-    if db == "sqlite":
-        for path in ROOT.glob("bench/consent.sqlite3*"):
-            path.unlink()
-        return
-    import psycopg
-
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-        if not drop_only:
-            conn.execute(f"CREATE DATABASE {DATABASE}")
 
 
 def fill(patients: int) -> None:
@@ -118,9 +103,15 @@ def describe(name: str, samples: list[float]) -> None:
     print(f"  {name:<44} p50 {statistics.median(ordered):6.2f} ms   p95 {p95:6.2f} ms")
 
 
-def run(db: str, server: str, patients: int, repeat: int) -> None:
-    configure(db, server)
-    recreate(db, server)
+def run(db: str, patients: int, repeat: int) -> None:
+    from bench.throwaway import database
+
+    with database(db, DATABASE) as url:
+        configure(url)
+        measure(db, patients, repeat)
+
+
+def measure(db: str, patients: int, repeat: int) -> None:
     import django
 
     django.setup()
@@ -174,7 +165,6 @@ def run(db: str, server: str, patients: int, repeat: int) -> None:
 
     describe("record a STOP", timed(stop, repeat))
     connection.close()
-    recreate(db, server, drop_only=True)
 
 
 def main() -> None:
@@ -183,10 +173,9 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=500)
     args = parser.parse_args()
-    server = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
     if args.db != "both":
         print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        run(args.db, server, args.patients, args.repeat)
+        run(args.db, args.patients, args.repeat)
         return
     for db in ("sqlite", "postgres"):  # each in its own process: settings are per process
         command = [sys.executable, __file__, "--db", db, "--patients", str(args.patients),

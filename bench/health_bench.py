@@ -18,7 +18,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -35,13 +34,9 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         return measure(args.worker, requests=args.requests)
-    if args.db == "sqlite":
-        with tempfile.TemporaryDirectory(prefix="bench-health-") as folder:
-            run_worker(f"sqlite:///{folder}/bench.sqlite3", args)
-        return
-    from bench.throwaway import postgres_database
+    from bench.throwaway import database
 
-    with postgres_database(BENCH_DB) as url:
+    with database(args.db, BENCH_DB) as url:
         run_worker(url, args)
 
 

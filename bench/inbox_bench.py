@@ -33,7 +33,6 @@ import os
 import random
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from datetime import UTC, datetime, timedelta
@@ -44,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.message_list_bench import percentiles, staff_client  # noqa: E402
-from bench.throwaway import postgres_database  # noqa: E402
+from bench.throwaway import database, kinds  # noqa: E402
 
 NUMBERS = [f"+1415555{n:04d}" for n in range(100, 120)]  # our 20 numbers
 MESSAGES_PER_CONVERSATION = 10
@@ -62,11 +61,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         return measure(args.worker, conversations=args.conversations, requests=args.requests)
-    if args.db in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory(prefix="bench-inbox-") as folder:
-            run_worker(f"sqlite:///{folder}/bench.sqlite3", args)
-    if args.db in ("postgres", "both"):
-        with postgres_database("bench_inbox") as url:
+    for kind in kinds(args.db):
+        with database(kind, "bench_inbox") as url:
             run_worker(url, args)
 
 

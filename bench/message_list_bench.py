@@ -22,7 +22,6 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import warnings
 from datetime import UTC, datetime, timedelta
@@ -30,6 +29,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # bench.throwaway, and the app in the worker
+from bench.throwaway import database, kinds  # noqa: E402
+
 NUMBERS = [f"+1415555{n:04d}" for n in range(100, 120)]  # our 20 numbers
 PATIENTS = 5000
 DEEP = 20_000  # rows into one number's history for the "deep" page
@@ -46,24 +47,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.worker:
         return measure(args.worker, rows=args.rows, requests=args.requests)
-    if args.db in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory(prefix="bench-api-") as folder:
-            run_worker(f"sqlite:///{folder}/bench.sqlite3", args)
-    if args.db in ("postgres", "both"):
-        run_postgres(args)
+    for kind in kinds(args.db):
+        with database(kind, BENCH_DB) as url:
+            run_worker(url, args)
 
 
 def run_worker(database_url: str, args: argparse.Namespace) -> None:
     command = [sys.executable, __file__, "--worker", database_url]
     command += ["--rows", str(args.rows), "--requests", str(args.requests)]
     subprocess.run(command, check=True, cwd=ROOT)
-
-
-def run_postgres(args: argparse.Namespace) -> None:
-    from bench.throwaway import postgres_database
-
-    with postgres_database(BENCH_DB) as url:
-        run_worker(url, args)
 
 
 # --- the worker: one database ------------------------------------------------------------

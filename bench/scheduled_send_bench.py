@@ -25,10 +25,10 @@ DATABASE = "bench_scheduled"
 FROM = "+15005550006"
 
 
-def configure(server: str, twilio_url: str) -> dict[str, str]:
+def configure(url: str, twilio_url: str) -> dict[str, str]:
     env = {
         "SECRET_KEY": secrets.token_urlsafe(40),
-        "DATABASE_URL": f"{server}/{DATABASE}",
+        "DATABASE_URL": url,
         "TWILIO_SANDBOX": "true",  # the sandbox's transport, pointed at the stand-in
         "SANDBOX_BASE_URL": twilio_url,
         "DEBUG": "false",
@@ -38,21 +38,6 @@ def configure(server: str, twilio_url: str) -> dict[str, str]:
     }
     os.environ.update(env)
     return env
-
-
-def recreate_database(server: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE}")
-        conn.execute(f"CREATE DATABASE {DATABASE}")
-
-
-def drop_database(server: str) -> None:
-    import psycopg
-
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
 def schedule(texts: int) -> None:
@@ -105,41 +90,38 @@ def main() -> None:
     parser.add_argument("--texts", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    server = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
 
     sys.path.insert(0, str(ROOT))
     import django
 
+    from bench.throwaway import postgres_database
     from tests.twilio_standin import TwilioStandIn
 
     stand_in = TwilioStandIn()
-    env = configure(server, stand_in.url)
-    recreate_database(server)
     try:
-        django.setup()
-        from django.core.management import call_command
+        with postgres_database(DATABASE) as url:
+            env = configure(url, stand_in.url)
+            django.setup()
+            from django.core.management import call_command
 
-        call_command("migrate", verbosity=0)
-        print(f"Scheduling {args.texts:,} texts, all due now…")
-        schedule(args.texts)
-        # --skip-checks: the start-up checks want collected static files, no worker needs them.
-        command = [sys.executable, "manage.py", "work", "--once", "-v0", "--skip-checks"]
-        started = time.monotonic()
-        workers = [
-            subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})  # noqa: S603
-            for _ in range(args.workers)
-        ]
-        codes = [worker.wait() for worker in workers]
-        elapsed = time.monotonic() - started
-        if any(codes):
-            sys.exit(f"A worker failed: exit codes {codes}")
-        report(args.texts, args.workers, elapsed, stand_in.sent)
+            call_command("migrate", verbosity=0)
+            print(f"Scheduling {args.texts:,} texts, all due now…")
+            schedule(args.texts)
+            # --skip-checks: the start-up checks want collected static files; no worker
+            # needs them.
+            command = [sys.executable, "manage.py", "work", "--once", "-v0", "--skip-checks"]
+            started = time.monotonic()
+            workers = [
+                subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env})  # noqa: S603
+                for _ in range(args.workers)
+            ]
+            codes = [worker.wait() for worker in workers]
+            elapsed = time.monotonic() - started
+            if any(codes):
+                sys.exit(f"A worker failed: exit codes {codes}")
+            report(args.texts, args.workers, elapsed, stand_in.sent)
     finally:
         stand_in.close()
-        from django.db import connections
-
-        connections.close_all()
-        drop_database(server)
 
 
 if __name__ == "__main__":

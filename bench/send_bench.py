@@ -22,7 +22,6 @@ import argparse
 import os
 import secrets
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -31,17 +30,7 @@ FROM = "+15005550006"
 DATABASE = "bench_send"
 
 
-def configure(db: str, twilio_url: str) -> str:
-    server = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
-    if db == "postgres":
-        import psycopg
-
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
-            conn.execute(f"CREATE DATABASE {DATABASE}")
-        url = f"{server}/{DATABASE}"
-    else:
-        url = f"sqlite:///{tempfile.mkdtemp(prefix='send-bench-')}/bench.sqlite3"
+def configure(url: str, twilio_url: str) -> None:
     os.environ.update(
         {
             "SECRET_KEY": secrets.token_urlsafe(40),
@@ -54,18 +43,6 @@ def configure(db: str, twilio_url: str) -> str:
             "ALLOWED_HOSTS": "testserver",
         }
     )
-    return server
-
-
-def drop(db: str, server: str) -> None:
-    from django.db import connections
-
-    connections.close_all()
-    if db == "postgres":
-        import psycopg
-
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {DATABASE} WITH (FORCE)")
 
 
 def audit_switch():
@@ -94,18 +71,19 @@ def main() -> None:
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT))
+    from bench.throwaway import database
     from tests.twilio_standin import TwilioStandIn
 
     stand_in = TwilioStandIn()
-    server = configure(args.db, stand_in.url)
-    import django
-
-    django.setup()
     try:
-        run(args, stand_in)
+        with database(args.db, DATABASE) as url:
+            configure(url, stand_in.url)
+            import django
+
+            django.setup()
+            run(args, stand_in)
     finally:
         stand_in.close()
-        drop(args.db, server)
 
 
 def run(args, stand_in) -> None:
