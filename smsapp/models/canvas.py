@@ -9,6 +9,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Value
 from django.utils import timezone
 
 from smsapp.lib.launch import LAUNCH_LEEWAY
@@ -109,17 +110,36 @@ class Owners(NamedTuple):
 
 class NumberLinkQuerySet(models.QuerySet):
     def patients_of(self, numbers: list[str]) -> dict[str, Owners]:
-        """The Owners of each of `numbers`. Two queries."""
+        """The Owners of each of `numbers`: one query (the charts' numbers and staff's
+        links, with their patients, as one UNION), since every inbox page asks."""
+        fields = (
+            "number",
+            "patient_id",
+            "patient__patient_id",
+            "patient__name",
+            "patient__time_zone",
+        )
+        charts = PatientNumber.objects.filter(number__in=numbers, patient__active=True)
+        links = self.filter(number__in=numbers)
+        rows = (  # no ORDER BY on either side: a UNION refuses them
+            charts.order_by()
+            .annotate(staff=Value(False))
+            .values_list(*fields, "staff")
+            .union(
+                links.order_by().annotate(staff=Value(True)).values_list(*fields, "staff"), all=True
+            )
+        )
         found: dict[str, list[CanvasPatient]] = {number: [] for number in numbers}
-        rows = PatientNumber.objects.filter(number__in=numbers, patient__active=True)
-        for row in rows.select_related("patient").order_by("patient__name", "patient__patient_id"):
-            found[row.number].append(row.patient)
-        chosen = {
-            link.number: link.patient
-            for link in self.filter(number__in=numbers).select_related("patient")
-        }
+        chosen: dict[str, CanvasPatient] = {}
+        for number, pk, patient_id, name, time_zone, staff in rows:
+            patient = CanvasPatient(pk=pk, patient_id=patient_id, name=name, time_zone=time_zone)
+            if staff:
+                chosen[number] = patient
+            else:
+                found[number].append(patient)
         answer = {}
         for number, patients in found.items():
+            patients.sort(key=lambda p: (p.name, p.patient_id))
             linked = chosen.get(number) or (patients[0] if len(patients) == 1 else None)
             if linked and linked.pk not in {p.pk for p in patients}:
                 patients.append(linked)  # a number no chart lists
