@@ -174,29 +174,18 @@ class Entry:
     mobiles: tuple[Mobile, ...] = field(default=())
 
 
+# Who signs a directory push, for whom, for how long.
+_PUSH = {"issuer": PLUGIN_ISSUER, "audience": DIRECTORY_PUSH, "lifetime": DIRECTORY_PUSH_LIFETIME}
+
+
 def directory_push_token(*, key: str, body: bytes, now: int | None = None) -> str:
     """The plugin's token for POST /canvas/directory (the plugin signs its own; this one is
     for the app's tests)."""
-    return sign(
-        key=key,
-        issuer=PLUGIN_ISSUER,
-        audience=DIRECTORY_PUSH,
-        lifetime=DIRECTORY_PUSH_LIFETIME,
-        body=body,
-        now=now,
-    )
+    return sign(key=key, body=body, now=now, **_PUSH)
 
 
 def verify_directory_push(token: str, *, key: str, body: bytes, now: int | None = None) -> None:
-    verify(
-        token,
-        key=key,
-        issuer=PLUGIN_ISSUER,
-        audience=DIRECTORY_PUSH,
-        lifetime=DIRECTORY_PUSH_LIFETIME,
-        body=body,
-        now=now,
-    )
+    verify(token, key=key, body=body, now=now, **_PUSH)
 
 
 def read_directory(body: bytes) -> tuple[datetime, list[Entry], str | None]:
