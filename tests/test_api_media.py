@@ -104,7 +104,7 @@ def test_a_media_sid_of_another_message_is_a_404(staff_client, mocked_twilio, mm
 
 
 def test_media_of_a_message_not_in_the_mirror_is_a_404_without_twilio(staff_client, mocked_twilio):
-    response = staff_client.get(f"{API}medias/{tw.message_sid(99)}")
+    response = staff_client.get(f"{API}medias/{tw.UNKNOWN_MESSAGE_SID}")
 
     assert response.status_code == 404
     assert len(mocked_twilio.calls) == 0

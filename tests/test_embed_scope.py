@@ -77,7 +77,7 @@ def test_another_patients_conversation_and_messages_are_not(limited, mocked_twil
     _refused(limited("get", f"medias/{theirs.sid}"))
     _refused(limited("get", f"medias/{theirs.sid}/{tw.media_sid(1)}"))
     # A message the mirror does not hold could be anyone's: refused before Twilio is asked.
-    _refused(limited("get", f"message/{tw.message_sid(99)}"))
+    _refused(limited("get", f"message/{tw.UNKNOWN_MESSAGE_SID}"))
     assert len(mocked_twilio.calls) == 0
 
 

@@ -48,6 +48,11 @@ def message_sid(n: int) -> str:
     return f"SM{n:032x}"
 
 
+# A message SID no test stores: tests.factories.MessageFactory numbers its SIDs like
+# message_sid(n) through the whole session, so message_sid(99) may be one it made.
+UNKNOWN_MESSAGE_SID = "SM" + "f" * 32
+
+
 def phone_sid(n: int) -> str:
     return f"PN{n:032x}"
 
